@@ -1,0 +1,89 @@
+// EmbeddedStore: store::Store on chDB (ClickHouse in-process). Owns its data directory (one
+// process at a time: chDB flocks `<path>/status`). A small pool of connections: inserts use
+// their own so ingest never waits behind a slow query. Thread-safe. Close() (or destruction)
+// must happen before the process exits: libchdb crashes in static destructors otherwise.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "store/store.h"
+
+namespace kobs::store {
+
+namespace chdb {
+struct Api;
+}
+
+struct EmbeddedStoreOptions {
+  // Data directory (created if missing).
+  std::string path = "./data";
+  // libchdb.so to load; empty means DefaultChdbLibrary().
+  std::string library;
+  // Connections serving queries (concurrent queries beyond this wait).
+  int query_connections = 2;
+  // Connections serving inserts.
+  int insert_connections = 1;
+};
+
+// The libchdb.so that scripts/setup.sh installs (.deps/chdb/libchdb.so of the source tree).
+std::string DefaultChdbLibrary();
+
+// What a statement does, per the engine's own parser (chdb_classify_query_n).
+enum class StatementClass { kReadOnly, kMutating, kMutatingGlobal, kControl, kUnknown };
+
+class EmbeddedStore : public Store {
+ public:
+  static absl::StatusOr<std::unique_ptr<EmbeddedStore>> Create(EmbeddedStoreOptions options);
+  ~EmbeddedStore() override;
+
+  absl::StatusOr<QueryStats> QueryStream(std::string_view sql, const QueryOptions& options,
+                                         const ChunkSink& sink) override;
+  absl::StatusOr<QueryStats> Insert(std::string_view table, const std::vector<std::string>& columns,
+                                    std::string_view format, std::string_view data) override;
+  absl::StatusOr<std::string> ServerVersion() override;
+  std::string_view backend() const override { return "embedded"; }
+
+  // Classifies `sql` without running it; `statements` receives the statement count.
+  absl::StatusOr<StatementClass> Classify(std::string_view sql, int* statements = nullptr);
+
+  // Closes every connection (the engine shuts down with the last). Idempotent; queries after
+  // it fail with FailedPrecondition.
+  void Close();
+
+  const std::string& path() const { return options_.path; }
+
+ private:
+  struct Connection;
+  class Lease;
+
+  EmbeddedStore(EmbeddedStoreOptions options, const chdb::Api* api);
+  absl::Status Open();
+  absl::StatusOr<Lease> Acquire(bool for_insert);
+  void Release(Connection* conn, bool for_insert);
+  absl::Status Exec(Connection& conn, std::string_view sql);
+  absl::StatusOr<QueryStats> RunBuffered(Connection& conn, std::string_view sql,
+                                         const std::string& format,
+                                         const std::vector<Param>& params, const ChunkSink& sink);
+
+  const EmbeddedStoreOptions options_;
+  const chdb::Api* const api_;
+
+  absl::Mutex mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::unique_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
+  std::vector<Connection*> free_queries_ ABSL_GUARDED_BY(mu_);
+  std::vector<Connection*> free_inserts_ ABSL_GUARDED_BY(mu_);
+  int in_use_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Quotes an identifier for ClickHouse SQL: `name`, with backticks and backslashes escaped;
+// `db.table` is quoted part by part.
+std::string QuoteIdentifier(std::string_view name);
+std::string QuoteQualified(std::string_view name);
+
+}  // namespace kobs::store

@@ -1,0 +1,194 @@
+#include "store/schema.h"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "k8s_log_rows.h"
+#include "status_matchers.h"
+#include "store/embedded_store.h"
+#include "store/otel_rows.h"
+#include "temp_dir.h"
+
+namespace kobs::store {
+namespace {
+
+using ::kobs::testing::IsOk;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class SchemaTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    auto s = EmbeddedStore::Create({.path = dir_->Sub("data")});
+    ASSERT_THAT(s, IsOk());
+    store_ = s->release();
+  }
+  static void TearDownTestSuite() {
+    delete store_;
+    delete dir_;
+  }
+  std::string Scalar(const std::string& sql, std::vector<Param> params = {}) {
+    auto v = QueryScalar(*store_, sql, std::move(params));
+    EXPECT_THAT(v, IsOk());
+    return v.ok() ? *v : "";
+  }
+  std::string Columns(const std::string& db, const std::string& table) {
+    return Scalar(
+        "SELECT arrayStringConcat(groupArray(concat(name, ' ', type)), ', ') FROM "
+        "(SELECT name, type FROM system.columns WHERE database = {db:String} AND "
+        "table = {t:String} ORDER BY position)",
+        {Param::Str("db", db), Param::Str("t", table)});
+  }
+
+  static testing::TempDir* dir_;
+  static EmbeddedStore* store_;
+};
+
+testing::TempDir* SchemaTest::dir_ = nullptr;
+EmbeddedStore* SchemaTest::store_ = nullptr;
+
+TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
+  SchemaOptions o{.database = "fresh"};
+  ASSERT_OK_AND_ASSIGN(SchemaState first, EnsureSchema(*store_, o));
+  EXPECT_EQ(first.applied, 8);
+  EXPECT_EQ(first.current_version, 8);
+  EXPECT_FALSE(first.logs_legacy_layout);
+  EXPECT_TRUE(first.features.text_index());
+  EXPECT_EQ(Scalar("SELECT arrayStringConcat(groupArray(name), ',') FROM (SELECT name FROM "
+                   "system.tables WHERE database = 'fresh' ORDER BY name)"),
+            "kobs_schema_migrations,otel_logs,otel_metrics_exponential_histogram,"
+            "otel_metrics_gauge,otel_metrics_histogram,otel_metrics_sum,otel_metrics_summary,"
+            "otel_traces,otel_traces_trace_id_ts,otel_traces_trace_id_ts_mv");
+  // Re-running is a no-op, and the migrations table records each version once.
+  ASSERT_OK_AND_ASSIGN(SchemaState second, EnsureSchema(*store_, o));
+  EXPECT_EQ(second.applied, 0);
+  EXPECT_EQ(Scalar("SELECT count(), uniqExact(Version) FROM fresh.kobs_schema_migrations"),
+            "8\t8");
+}
+
+TEST_F(SchemaTest, LogsTableHasTheExporterColumnsAndTtl) {
+  SchemaOptions o{.database = "cols", .ttl = std::chrono::hours(72)};
+  ASSERT_THAT(EnsureSchema(*store_, o), IsOk());
+  EXPECT_EQ(Columns("cols", "otel_logs"),
+            "Timestamp DateTime64(9), TraceId String, SpanId String, TraceFlags UInt8, "
+            "SeverityText LowCardinality(String), SeverityNumber UInt8, "
+            "ServiceName LowCardinality(String), Body String, "
+            "ResourceSchemaUrl LowCardinality(String), "
+            "ResourceAttributes Map(LowCardinality(String), String), "
+            "ScopeSchemaUrl LowCardinality(String), ScopeName String, "
+            "ScopeVersion LowCardinality(String), "
+            "ScopeAttributes Map(LowCardinality(String), String), "
+            "LogAttributes Map(LowCardinality(String), String), EventName String, "
+            "__otel_materialized_k8s.cluster.name LowCardinality(String), "
+            "__otel_materialized_k8s.container.name LowCardinality(String), "
+            "__otel_materialized_k8s.deployment.name LowCardinality(String), "
+            "__otel_materialized_k8s.namespace.name LowCardinality(String), "
+            "__otel_materialized_k8s.node.name LowCardinality(String), "
+            "__otel_materialized_k8s.pod.name LowCardinality(String), "
+            "__otel_materialized_k8s.pod.uid LowCardinality(String), "
+            "__otel_materialized_deployment.environment.name LowCardinality(String)");
+  std::string ddl = Scalar("SELECT create_table_query FROM system.tables WHERE "
+                           "database = 'cols' AND name = 'otel_logs'");
+  EXPECT_THAT(ddl, HasSubstr("TTL toDateTime(Timestamp) + toIntervalSecond(259200)"));
+  EXPECT_THAT(ddl, HasSubstr("TYPE text(tokenizer = "));
+  EXPECT_THAT(ddl, HasSubstr("ORDER BY (toStartOfFiveMinutes(Timestamp), ServiceName, Timestamp)"));
+  EXPECT_THAT(Columns("cols", "otel_traces"),
+              AllOf(HasSubstr("Duration UInt64"), HasSubstr("Events.Timestamp Array(DateTime64(9))"),
+                    HasSubstr("Links.TraceId Array(String)"), HasSubstr("StatusCode LowCardinality(String)")));
+  EXPECT_THAT(Columns("cols", "otel_metrics_sum"),
+              AllOf(HasSubstr("AggregationTemporality Int32"), HasSubstr("IsMonotonic Bool"),
+                    HasSubstr("Exemplars.TraceId Array(String)"), HasSubstr("TimeUnix DateTime64(9)")));
+  EXPECT_THAT(Columns("cols", "otel_metrics_summary"),
+              HasSubstr("ValueAtQuantiles.Quantile Array(Float64)"));
+}
+
+TEST_F(SchemaTest, ZeroTtlOmitsTheClause) {
+  SchemaOptions o{.database = "nottl", .ttl = std::chrono::seconds(0)};
+  ASSERT_THAT(EnsureSchema(*store_, o), IsOk());
+  EXPECT_THAT(Scalar("SELECT create_table_query FROM system.tables WHERE database = 'nottl' "
+                     "AND name = 'otel_logs'"),
+              Not(HasSubstr("TTL")));
+}
+
+TEST_F(SchemaTest, RowsWrittenWithLogColumnsRoundTrip) {
+  SchemaOptions o{.database = "rt"};
+  ASSERT_THAT(EnsureSchema(*store_, o), IsOk());
+  auto rows = testing::MakeK8sLogRows(100, 1'764'000'000'000'000'000);
+  std::string data;
+  for (const auto& r : rows) EncodeLogRow(r, &data);
+  ASSERT_THAT(store_->Insert("rt.otel_logs", LogColumns(), "RowBinary", data), IsOk());
+  EXPECT_EQ(Scalar("SELECT count(), countIf(`__otel_materialized_k8s.pod.name` != ''), "
+                   "min(Timestamp) FROM rt.otel_logs"),
+            "100\t100\t2025-11-24 16:00:00.000000000");
+  // The trace-id view fills its lookup table.
+  ASSERT_THAT(store_->Query("INSERT INTO rt.otel_traces (Timestamp, TraceId, SpanId, SpanName) "
+                            "VALUES (now64(9), 'abc', 's1', 'GET'), (now64(9), 'abc', 's2', 'GET')",
+                            {}),
+              IsOk());
+  EXPECT_EQ(Scalar("SELECT count() FROM rt.otel_traces_trace_id_ts WHERE TraceId = 'abc'"), "1");
+}
+
+// The DDL of the OTel exporter up to v0.140 (original-system.md §1.2), as the seed created it.
+constexpr char kLegacyLogs[] = R"(CREATE TABLE legacy.otel_logs (
+  Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)), TimestampTime DateTime DEFAULT toDateTime(Timestamp),
+  TraceId String, SpanId String, TraceFlags UInt8, SeverityText LowCardinality(String), SeverityNumber UInt8,
+  ServiceName LowCardinality(String), Body String, ResourceSchemaUrl LowCardinality(String),
+  ResourceAttributes Map(LowCardinality(String), String), ScopeSchemaUrl LowCardinality(String), ScopeName String,
+  ScopeVersion LowCardinality(String), ScopeAttributes Map(LowCardinality(String), String),
+  LogAttributes Map(LowCardinality(String), String), EventName String,
+  INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+  INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+) ENGINE = MergeTree PARTITION BY toDate(TimestampTime)
+PRIMARY KEY (ServiceName, TimestampTime) ORDER BY (ServiceName, TimestampTime, Timestamp)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1)";
+
+TEST_F(SchemaTest, LegacyLogsLayoutIsDetectedAndKeepsWorking) {
+  ASSERT_THAT(store_->Query("CREATE DATABASE legacy", {}), IsOk());
+  ASSERT_THAT(store_->Query(kLegacyLogs, {}), IsOk());
+  ASSERT_OK_AND_ASSIGN(SchemaState st, EnsureSchema(*store_, {.database = "legacy"}));
+  EXPECT_TRUE(st.logs_legacy_layout);
+  EXPECT_THAT(Columns("legacy", "otel_logs"), HasSubstr("TimestampTime DateTime"));
+  EXPECT_EQ(Scalar("SELECT count() FROM system.tables WHERE database = 'legacy'"), "10");
+  // Writers use the same column list for both layouts; TimestampTime fills from its DEFAULT.
+  std::string data;
+  for (const auto& r : testing::MakeK8sLogRows(10, 1'764'000'000'000'000'000)) {
+    EncodeLogRow(r, &data);
+  }
+  ASSERT_THAT(store_->Insert("legacy.otel_logs", LogColumns(), "RowBinary", data), IsOk());
+  EXPECT_EQ(Scalar("SELECT count(), min(TimestampTime) FROM legacy.otel_logs"),
+            "10\t2025-11-24 16:00:00");
+}
+
+TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
+  SchemaOptions o{.database = "otel", .cluster = "prod"};
+  auto migrations = Migrations(o, ServerFeatures{26, 7});
+  ASSERT_EQ(migrations.size(), 8u);
+  const auto& logs = migrations[0].statements;
+  ASSERT_EQ(logs.size(), 2u);
+  EXPECT_THAT(logs[0], HasSubstr("CREATE TABLE IF NOT EXISTS `otel`.`otel_logs_local` ON CLUSTER `prod`"));
+  EXPECT_THAT(logs[0], HasSubstr("ReplicatedMergeTree('/clickhouse/tables/{shard}/otel/otel_logs_local', '{replica}')"));
+  EXPECT_THAT(logs[1], HasSubstr("ENGINE = Distributed(`prod`, `otel`, `otel_logs_local`, rand())"));
+  EXPECT_THAT(migrations[2].statements[0], HasSubstr("ReplicatedAggregatingMergeTree"));
+  EXPECT_THAT(migrations[2].statements[1], HasSubstr("FROM `otel`.`otel_traces_local`"));
+}
+
+TEST(SchemaDdlTest, OldServersGetBloomFilters) {
+  auto migrations = Migrations({}, ServerFeatures{25, 8});
+  EXPECT_THAT(migrations[0].statements[0], HasSubstr("bloom_filter(0.001)"));
+  EXPECT_THAT(migrations[0].statements[0], HasSubstr("tokenbf_v1(32768, 3, 0)"));
+  EXPECT_THAT(migrations[0].statements[0], Not(HasSubstr("TYPE text(")));
+}
+
+TEST(SchemaDdlTest, ParsesServerVersions) {
+  EXPECT_TRUE(ParseServerVersion("26.7.2.1")->text_index());
+  EXPECT_TRUE(ParseServerVersion("26.2.1")->text_index());
+  EXPECT_FALSE(ParseServerVersion("26.1.9")->text_index());
+  EXPECT_FALSE(ParseServerVersion("18.16.1")->text_index());
+  EXPECT_FALSE(ParseServerVersion("garbage").ok());
+}
+
+}  // namespace
+}  // namespace kobs::store
