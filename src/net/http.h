@@ -1,0 +1,81 @@
+// HTTP request/response types shared by the server and its handlers. No Boost here: handler
+// code includes only this header. A Request is owned by the server for the handler's
+// duration; a ResponseWriter is valid only inside the handler call.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace kobs::net {
+
+// Case-insensitive header map (names are stored lower-cased).
+class Headers {
+ public:
+  void Add(std::string_view name, std::string_view value);
+  // First value of `name`, if present.
+  std::optional<std::string_view> Get(std::string_view name) const;
+  const std::multimap<std::string, std::string>& all() const { return map_; }
+
+ private:
+  std::multimap<std::string, std::string> map_;
+};
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request-target, e.g. "/v1/logs?x=1"
+  std::string path;    // percent-decoded path without the query string
+  // Decoded query parameters in order of appearance (a name may repeat).
+  std::vector<std::pair<std::string, std::string>> query;
+  Headers headers;
+  // The body, already decompressed when Content-Encoding was gzip/deflate (the server then
+  // removes that header). Bounded by the server's max body size (413 beyond it).
+  std::string body;
+  std::string remote_address;  // "127.0.0.1"
+  bool remote_is_loopback = false;
+
+  // First value of query parameter `name`.
+  std::optional<std::string_view> QueryParam(std::string_view name) const;
+};
+
+// Writes one response. Status and headers can be set until the first Write(); the first
+// Write() (or Finish()) commits them. Without a Content-Length header the body is sent
+// chunked, so handlers can stream results of unknown size.
+class ResponseWriter {
+ public:
+  virtual ~ResponseWriter() = default;
+  virtual void SetStatus(int status) = 0;
+  virtual void SetHeader(std::string_view name, std::string_view value) = 0;
+  // Compresses the body with gzip when the client's Accept-Encoding allows it (the server
+  // sets Content-Encoding). Call before the first Write().
+  virtual void EnableCompression() = 0;
+  // Sends `data`; blocks until the socket accepted it. An error means the client is gone:
+  // stop producing output.
+  virtual absl::Status Write(std::string_view data) = 0;
+  // Ends the response (idempotent; the server calls it after the handler returns).
+  virtual absl::Status Finish() = 0;
+  virtual bool committed() const = 0;
+  virtual int status() const = 0;
+};
+
+// Handles one request. Runs on a worker thread, so it may block (store queries do).
+using Handler = std::function<void(const Request&, ResponseWriter&)>;
+
+// Decodes %XX escapes (invalid ones are kept as they are); '+' becomes a space when
+// `plus_as_space` (query strings).
+std::string PercentDecode(std::string_view in, bool plus_as_space);
+
+// Splits a request-target into its decoded path and query parameters.
+void ParseTarget(std::string_view target, std::string* path,
+                 std::vector<std::pair<std::string, std::string>>* query);
+
+// Convenience: sends a whole response with Content-Length.
+void Reply(ResponseWriter& w, int status, std::string_view content_type, std::string_view body);
+
+}  // namespace kobs::net

@@ -1,0 +1,607 @@
+// The HTTP server: one io_context thread runs the accept loop and one coroutine per
+// connection (on its own strand) that reads requests with Beast; handlers run on a worker
+// pool, and their output goes back to the connection's strand as async writes. Responses are
+// serialized here (not by Beast) so a handler can stream: Content-Length when known, chunked
+// otherwise, gzip on request.
+#include "net/http_server.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <absl/strings/ascii.h>
+#include <absl/strings/match.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <fmt/format.h>
+
+#include "common/absl_compat.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "net/gzip.h"
+
+namespace kobs::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+spdlog::logger& log() { return Logger("http"); }
+
+// Runs `fn` on `pool` and resumes the awaiting coroutine on its own executor afterwards.
+template <typename Token>
+auto RunOnPool(asio::thread_pool& pool, std::function<void()> fn, Token&& token) {
+  return asio::async_initiate<Token, void()>(
+      [&pool](auto handler, std::function<void()> f) {
+        auto ex = asio::get_associated_executor(handler);
+        asio::post(pool, [f = std::move(f), handler = std::move(handler), ex]() mutable {
+          f();
+          asio::post(ex, std::move(handler));
+        });
+      },
+      token, std::move(fn));
+}
+
+struct Session {
+  explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  bool in_request = false;  // guarded by ServerImpl::mu_
+  bool closed = false;      // guarded by ServerImpl::mu_
+};
+
+// Closes the session's socket on its strand (cancels whatever it is waiting for).
+void CloseSession(const std::shared_ptr<Session>& s) {
+  asio::post(s->stream.get_executor(), [s] {
+    beast::error_code ignored;
+    s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    s->stream.socket().close(ignored);
+  });
+}
+
+// ResponseWriter over a session: called from a worker thread while the session's coroutine
+// waits for the handler, so nothing else touches the socket meanwhile.
+class Writer : public ResponseWriter {
+ public:
+  Writer(std::shared_ptr<Session> session, const Request& request, std::chrono::milliseconds
+         write_timeout, bool head_only, int http_version)
+      : session_(std::move(session)),
+        write_timeout_(write_timeout),
+        head_only_(head_only),
+        http10_(http_version == 10) {
+    auto ae = request.headers.Get("accept-encoding");
+    accepts_gzip_ = ae.has_value() && absl::AsciiStrToLower(std::string(*ae)).find("gzip") != std::string::npos;
+  }
+
+  void SetStatus(int status) override {
+    if (!committed_) status_ = status;
+  }
+  void SetHeader(std::string_view name, std::string_view value) override {
+    if (committed_) return;
+    std::string lower = absl::AsciiStrToLower(std::string(name));
+    for (auto& h : headers_) {
+      if (absl::AsciiStrToLower(h.first) == lower) {
+        h.second = std::string(value);
+        return;
+      }
+    }
+    headers_.emplace_back(std::string(name), std::string(value));
+  }
+  void EnableCompression() override {
+    if (!committed_ && accepts_gzip_) compress_ = true;
+  }
+
+  absl::Status Write(std::string_view data) override {
+    if (finished_) return absl::FailedPreconditionError("response already finished");
+    std::string out;
+    if (!committed_) out = Head();
+    if (head_only_) return out.empty() ? absl::OkStatus() : Send(std::move(out));
+    std::string compressed;
+    if (gzip_ != nullptr) {
+      compressed = gzip_->Compress(data, false);
+      data = compressed;
+    }
+    body_bytes_ += data.size();
+    if (chunked_) {
+      if (!data.empty()) {
+        out += fmt::format("{:x}\r\n", data.size());
+        out.append(data);
+        out += "\r\n";
+      }
+    } else {
+      out.append(data);
+    }
+    if (out.empty()) return absl::OkStatus();
+    return Send(std::move(out));
+  }
+
+  absl::Status Finish() override {
+    if (finished_) return io_status_;
+    if (!committed_ && !HasHeader("content-length") && !compress_) {
+      SetHeader("Content-Length", "0");
+    }
+    std::string out;
+    if (!committed_) out = Head();
+    if (!head_only_) {
+      if (gzip_ != nullptr) {
+        std::string tail = gzip_->Compress({}, true);
+        body_bytes_ += tail.size();
+        if (!tail.empty()) out += fmt::format("{:x}\r\n{}\r\n", tail.size(), tail);
+      }
+      if (chunked_) out += "0\r\n\r\n";
+      if (content_length_ >= 0 && body_bytes_ != static_cast<uint64_t>(content_length_)) {
+        // The handler promised a length it did not deliver: the framing is broken.
+        keep_alive_ = false;
+        Log(log(), spdlog::level::warn, "handler broke its Content-Length",
+            {{"written", std::to_string(body_bytes_)},
+             {"content_length", std::to_string(content_length_)}});
+      }
+    }
+    finished_ = true;
+    if (!out.empty()) (void)Send(std::move(out));
+    return io_status_;
+  }
+
+  bool committed() const override { return committed_; }
+  int status() const override { return status_; }
+
+  // Whether the connection can carry another request after this response.
+  bool reusable() const { return keep_alive_ && finished_ && io_status_.ok(); }
+  void set_keep_alive(bool k) { keep_alive_ = k; }
+  uint64_t body_bytes() const { return body_bytes_; }
+
+ private:
+  bool HasHeader(std::string_view lower) const {
+    for (const auto& h : headers_) {
+      if (absl::EqualsIgnoreCase(h.first, ToAbsl(lower))) return true;
+    }
+    return false;
+  }
+
+  // Commits status and headers and picks the framing.
+  std::string Head() {
+    committed_ = true;
+    if (compress_) {
+      headers_.erase(std::remove_if(headers_.begin(), headers_.end(),
+                                    [](const auto& h) {
+                                      return absl::EqualsIgnoreCase(h.first, "content-length");
+                                    }),
+                     headers_.end());
+      headers_.emplace_back("Content-Encoding", "gzip");
+      headers_.emplace_back("Vary", "Accept-Encoding");
+      gzip_ = std::make_unique<GzipWriter>();
+    }
+    for (const auto& h : headers_) {
+      if (absl::EqualsIgnoreCase(h.first, "content-length")) {
+        content_length_ = std::strtoll(h.second.c_str(), nullptr, 10);
+      }
+    }
+    if (content_length_ < 0 && !head_only_) {
+      if (http10_) {
+        keep_alive_ = false;  // HTTP/1.0 has no chunked encoding: the body ends at close
+      } else {
+        chunked_ = true;
+      }
+    }
+    std::string out = fmt::format(
+        "HTTP/1.{} {} {}\r\n", http10_ ? 0 : 1, status_,
+        std::string_view(bhttp::obsolete_reason(bhttp::int_to_status(status_))));
+    for (const auto& [name, value] : headers_) {
+      // CR/LF in a header value would let a handler's input split the response.
+      if (value.find_first_of("\r\n") != std::string::npos) continue;
+      out += fmt::format("{}: {}\r\n", name, value);
+    }
+    if (chunked_) out += "Transfer-Encoding: chunked\r\n";
+    out += keep_alive_ ? (http10_ ? "Connection: keep-alive\r\n" : "") : "Connection: close\r\n";
+    out += "\r\n";
+    return out;
+  }
+
+  absl::Status Send(std::string out) {
+    if (!io_status_.ok()) return io_status_;
+    std::promise<beast::error_code> done;
+    std::future<beast::error_code> result = done.get_future();
+    Session* s = session_.get();
+    asio::post(s->stream.get_executor(), [s, &out, &done, this] {
+      s->stream.expires_after(write_timeout_);
+      asio::async_write(s->stream, asio::buffer(out),
+                        [&done](beast::error_code ec, size_t) { done.set_value(ec); });
+    });
+    beast::error_code ec = result.get();
+    if (ec) {
+      keep_alive_ = false;
+      io_status_ = absl::UnavailableError(fmt::format("client connection lost: {}", ec.message()));
+    }
+    return io_status_;
+  }
+
+  std::shared_ptr<Session> session_;
+  const std::chrono::milliseconds write_timeout_;
+  const bool head_only_;
+  const bool http10_;
+  bool accepts_gzip_ = false;
+  int status_ = 200;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  bool compress_ = false;
+  bool committed_ = false;
+  bool finished_ = false;
+  bool chunked_ = false;
+  bool keep_alive_ = true;
+  int64_t content_length_ = -1;
+  uint64_t body_bytes_ = 0;
+  std::unique_ptr<GzipWriter> gzip_;
+  absl::Status io_status_;
+};
+
+std::string RemoteAddress(const tcp::socket& socket, bool* loopback) {
+  beast::error_code ec;
+  tcp::endpoint ep = socket.remote_endpoint(ec);
+  if (ec) return "";
+  asio::ip::address a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  }
+  *loopback = a.is_loopback();
+  return a.to_string();
+}
+
+class ServerImpl : public HttpServer {
+ public:
+  ServerImpl(HttpServerOptions options, MetricsRegistry& metrics)
+      : options_(std::move(options)),
+        metrics_(metrics),
+        acceptor_(ioc_),
+        pool_(std::max(1, options_.worker_threads)),
+        connections_(metrics.GetGauge("kobs_http_connections", "Open HTTP connections.",
+                                      {{"server", options_.name}})),
+        in_flight_(metrics.GetGauge("kobs_http_requests_in_flight",
+                                    "HTTP requests being handled.", {{"server", options_.name}})) {}
+
+  ~ServerImpl() override { Stop(std::chrono::milliseconds(0)); }
+
+  absl::Status Bind() {
+    beast::error_code ec;
+    asio::ip::address address = asio::ip::make_address(options_.host, ec);
+    if (ec) {
+      tcp::resolver resolver(ioc_);
+      auto results = resolver.resolve(options_.host, "", ec);
+      if (ec || results.empty()) {
+        return absl::InvalidArgumentError(
+            fmt::format("{}: cannot resolve listen host '{}'", options_.name, options_.host));
+      }
+      address = results.begin()->endpoint().address();
+    }
+    tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(fmt::format("{}: cannot listen on {}:{}: {}", options_.name,
+                                                options_.host, options_.port, ec.message()));
+    }
+    port_ = acceptor_.local_endpoint().port();
+    return absl::OkStatus();
+  }
+
+  void Route(std::string path, Handler handler, bool prefix) override {
+    routes_[path] = RouteEntry{path, std::move(handler), prefix};
+  }
+
+  absl::Status Start() override {
+    std::lock_guard lock(mu_);
+    if (started_) return absl::FailedPreconditionError("server already started");
+    started_ = true;
+    asio::co_spawn(ioc_, Accept(), asio::detached);
+    io_thread_ = std::thread([this] { ioc_.run(); });
+    return absl::OkStatus();
+  }
+
+  void Stop(std::chrono::milliseconds grace) override {
+    std::unique_lock lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    if (!started_) return;
+    asio::post(ioc_, [this] {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+    });
+    for (const auto& s : sessions_) {
+      if (!s->in_request) CloseSession(s);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    if (!idle_.wait_until(lock, deadline, [this] { return active_requests_ == 0; })) {
+      Log(log(), spdlog::level::warn, "requests still running after the grace period; closing",
+          {{"server", options_.name}, {"requests", std::to_string(active_requests_)},
+           {"grace_ms", std::to_string(grace.count())}});
+    }
+    for (const auto& s : sessions_) CloseSession(s);
+    lock.unlock();
+    pool_.join();  // handlers finish (their writes fail once the sockets are closed)
+    work_.reset();
+    ioc_.stop();
+    if (io_thread_.joinable()) io_thread_.join();
+  }
+
+  uint16_t port() const override { return port_; }
+
+ private:
+  struct RouteEntry {
+    std::string path;
+    Handler handler;
+    bool prefix = false;
+  };
+
+  const RouteEntry* Match(const std::string& path) const {
+    auto it = routes_.find(path);
+    if (it != routes_.end()) return &it->second;
+    const RouteEntry* best = nullptr;
+    for (const auto& [p, r] : routes_) {
+      if (r.prefix && absl::StartsWith(path, p) && (best == nullptr || p.size() > best->path.size())) {
+        best = &r;
+      }
+    }
+    return best;
+  }
+
+  asio::awaitable<void> Accept() {
+    for (;;) {
+      beast::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(
+          asio::make_strand(ioc_), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+        // Out of descriptors or similar: back off briefly instead of spinning.
+        Log(log(), spdlog::level::warn, "accept failed",
+            {{"server", options_.name}, {"error", ec.message()}});
+        asio::steady_timer t(ioc_, std::chrono::milliseconds(50));
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      auto session = std::make_shared<Session>(std::move(socket));
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) continue;  // the socket closes with the session
+        sessions_.insert(session);
+      }
+      connections_.Add(1);
+      asio::co_spawn(session->stream.get_executor(), Serve(session), asio::detached);
+    }
+  }
+
+  // Answers a request that never reaches a handler (bad framing, too large, ...), then closes.
+  asio::awaitable<void> Reject(Session& s, int status, std::string_view message) {
+    std::string body = std::string(message) + "\n";
+    std::string out = fmt::format(
+        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
+        "Connection: close\r\n\r\n{}",
+        status, std::string_view(bhttp::obsolete_reason(bhttp::int_to_status(status))),
+        body.size(), body);
+    beast::error_code ec;
+    s.stream.expires_after(options_.idle_timeout);
+    co_await asio::async_write(s.stream, asio::buffer(out),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    Count("none", "-", status);
+  }
+
+  void Count(const std::string& route, const std::string& method, int status) {
+    metrics_
+        .GetCounter("kobs_http_requests_total", "HTTP requests by server, route, method, status.",
+                    {{"server", options_.name},
+                     {"route", route},
+                     {"method", method},
+                     {"code", std::to_string(status)}})
+        .Inc();
+  }
+
+  asio::awaitable<void> Serve(std::shared_ptr<Session> s) {
+    bool loopback = false;
+    const std::string remote = RemoteAddress(s->stream.socket(), &loopback);
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(64 * 1024);
+      parser.body_limit(options_.max_body_bytes);
+      beast::error_code ec;
+      s->stream.expires_after(options_.idle_timeout);
+      co_await bhttp::async_read_header(s->stream, s->buffer, parser,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == bhttp::error::header_limit) {
+          co_await Reject(*s, 431, "request header fields too large");
+        } else if (ec == bhttp::error::body_limit) {  // Content-Length over the limit
+          co_await Reject(*s, 413, fmt::format("request body exceeds the limit of {} bytes",
+                                               options_.max_body_bytes));
+        } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+                   ec != bhttp::error::end_of_stream) {
+          co_await Reject(*s, 400, fmt::format("malformed HTTP request: {}", ec.message()));
+        }
+        break;
+      }
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) break;
+        s->in_request = true;
+        ++active_requests_;
+      }
+      in_flight_.Add(1);
+      bool reusable = co_await Exchange(s, parser, remote, loopback);
+      in_flight_.Add(-1);
+      {
+        std::lock_guard lock(mu_);
+        s->in_request = false;
+        --active_requests_;
+        if (stopping_) reusable = false;
+      }
+      idle_.notify_all();
+      if (!reusable) break;
+    }
+    beast::error_code ignored;
+    s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    s->stream.socket().close(ignored);
+    {
+      std::lock_guard lock(mu_);
+      sessions_.erase(s);
+    }
+    connections_.Add(-1);
+  }
+
+  // Reads the body of a request whose header is in `parser`, runs the handler and writes the
+  // response. Returns whether the connection can carry another request.
+  asio::awaitable<bool> Exchange(std::shared_ptr<Session> s,
+                                 bhttp::request_parser<bhttp::string_body>& parser,
+                                 const std::string& remote, bool loopback) {
+    const auto start = std::chrono::steady_clock::now();
+    auto& header = parser.get();
+    beast::error_code ec;
+    if (auto len = parser.content_length(); len && *len > options_.max_body_bytes) {
+      co_await Reject(*s, 413, fmt::format("request body of {} bytes exceeds the limit of {}",
+                                           *len, options_.max_body_bytes));
+      co_return false;
+    }
+    if (absl::EqualsIgnoreCase(ToAbsl(header[bhttp::field::expect]), "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await asio::async_write(s->stream, asio::buffer(kContinue),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return false;
+    }
+    if (!parser.is_done()) {
+      s->stream.expires_after(options_.idle_timeout);
+      co_await bhttp::async_read(s->stream, s->buffer, parser,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == bhttp::error::body_limit) {
+        co_await Reject(*s, 413, fmt::format("request body exceeds the limit of {} bytes",
+                                             options_.max_body_bytes));
+        co_return false;
+      }
+      if (ec) {
+        if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
+          co_await Reject(*s, 400, fmt::format("malformed HTTP request body: {}", ec.message()));
+        }
+        co_return false;
+      }
+    }
+    s->stream.expires_never();
+
+    Request request;
+    request.method = std::string(header.method_string());
+    request.target = std::string(header.target());
+    ParseTarget(request.target, &request.path, &request.query);
+    for (const auto& field : header) {
+      request.headers.Add(std::string_view(field.name_string()), std::string_view(field.value()));
+    }
+    request.body = std::move(header.body());
+    request.remote_address = remote;
+    request.remote_is_loopback = loopback;
+    const bool keep_alive = header.keep_alive();
+    const int version = header.version();
+
+    if (auto encoding = request.headers.Get("content-encoding")) {
+      std::string e = absl::AsciiStrToLower(std::string(*encoding));
+      if (e == "gzip" || e == "x-gzip" || e == "deflate") {
+        auto inflated = Inflate(request.body, options_.max_body_bytes);
+        if (!inflated.ok()) {
+          bool too_big = absl::IsResourceExhausted(inflated.status());
+          co_await Reject(*s, too_big ? 413 : 400, ToStd(inflated.status().message()));
+          co_return false;
+        }
+        request.body = std::move(*inflated);
+        Headers rest;
+        for (const auto& [k, v] : request.headers.all()) {
+          if (k != "content-encoding") rest.Add(k, v);
+        }
+        request.headers = std::move(rest);
+      } else if (e != "identity" && !e.empty()) {
+        co_await Reject(*s, 415, fmt::format("unsupported Content-Encoding '{}' (gzip, deflate "
+                                             "and identity are)", e));
+        co_return false;
+      }
+    }
+
+    const RouteEntry* route = Match(request.path);
+    Writer writer(s, request, options_.idle_timeout, request.method == "HEAD", version);
+    writer.set_keep_alive(keep_alive);
+    co_await RunOnPool(
+        pool_,
+        [&] {
+          try {
+            if (route == nullptr) {
+              Reply(writer, 404, "text/plain; charset=utf-8",
+                    fmt::format("no handler for {}\n", request.path));
+            } else {
+              route->handler(request, writer);
+            }
+            (void)writer.Finish();
+          } catch (const std::exception& e) {
+            Log(log(), spdlog::level::err, "handler threw",
+                {{"method", request.method}, {"path", request.path}, {"error", e.what()}});
+            if (!writer.committed()) {
+              Reply(writer, 500, "text/plain; charset=utf-8", "internal error\n");
+            } else {
+              writer.set_keep_alive(false);
+              (void)writer.Finish();
+            }
+          }
+        },
+        asio::use_awaitable);
+    const std::string route_name = route == nullptr ? "unmatched" : route->path;
+    Count(route_name, request.method, writer.status());
+    metrics_
+        .GetHistogram("kobs_http_request_duration_seconds",
+                      "Time from request header to the end of the response.",
+                      {{"server", options_.name}, {"route", route_name}})
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    co_return writer.reusable();
+  }
+
+  const HttpServerOptions options_;
+  MetricsRegistry& metrics_;
+  asio::io_context ioc_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
+  tcp::acceptor acceptor_;
+  asio::thread_pool pool_;
+  std::thread io_thread_;
+  std::map<std::string, RouteEntry> routes_;
+  uint16_t port_ = 0;
+  Gauge& connections_;
+  Gauge& in_flight_;
+
+  std::mutex mu_;
+  std::condition_variable idle_;
+  bool started_ = false;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  int active_requests_ = 0;
+  std::set<std::shared_ptr<Session>> sessions_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options,
+                                                              MetricsRegistry& metrics) {
+  auto server = std::make_unique<ServerImpl>(std::move(options), metrics);
+  if (absl::Status s = server->Bind(); !s.ok()) return s;
+  return std::unique_ptr<HttpServer>(std::move(server));
+}
+
+}  // namespace kobs::net

@@ -1,0 +1,55 @@
+// An HTTP/1.1 server (Boost.Beast, C++20 coroutines on Asio) that routes requests to blocking
+// handlers run on a worker pool. Keep-alive, chunked request/response bodies, gzip request
+// decompression and response compression, a body size limit, and per-route metrics
+// (kobs_http_requests_total, kobs_http_request_duration_seconds). Thread-safe; Stop() drains.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "net/http.h"
+
+namespace kobs {
+class MetricsRegistry;
+}
+
+namespace kobs::net {
+
+struct HttpServerOptions {
+  // Listen address; port 0 picks a free port (see HttpServer::port()).
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  // Name used in metrics labels and logs, e.g. "api", "clickhouse".
+  std::string name = "http";
+  // Largest accepted request body after decompression; larger requests get 413.
+  uint64_t max_body_bytes = 64ull << 20;
+  // Worker threads that run handlers.
+  int worker_threads = 4;
+  // Idle keep-alive connections are closed after this long.
+  std::chrono::milliseconds idle_timeout{60'000};
+};
+
+class HttpServer {
+ public:
+  // Binds the listening socket (so port() is known), does not accept yet.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,
+                                                            MetricsRegistry& metrics);
+  virtual ~HttpServer() = default;
+
+  // Routes an exact path ("/ping") or, when `path` ends with '/' and prefix is true, every
+  // path under it ("/events/"). The longest match wins; unmatched paths get 404. Register
+  // routes before Start().
+  virtual void Route(std::string path, Handler handler, bool prefix = false) = 0;
+
+  // Starts accepting on background threads.
+  virtual absl::Status Start() = 0;
+  // Stops accepting, lets in-flight requests finish (up to `grace`), then closes everything.
+  virtual void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000)) = 0;
+
+  virtual uint16_t port() const = 0;
+};
+
+}  // namespace kobs::net
