@@ -15,6 +15,7 @@
 #include "common/status_macros.h"
 #include "store/chdb_api.h"
 #include "store/errors.h"
+#include "store/sql_quote.h"
 
 #ifndef KOBS_DEFAULT_CHDB_LIBRARY
 #define KOBS_DEFAULT_CHDB_LIBRARY "libchdb.so"
@@ -51,21 +52,6 @@ class EmbeddedStore::Lease {
 };
 
 std::string DefaultChdbLibrary() { return KOBS_DEFAULT_CHDB_LIBRARY; }
-
-std::string QuoteIdentifier(std::string_view name) {
-  std::string out = "`";
-  for (char c : name) {
-    if (c == '`' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "`";
-}
-
-std::string QuoteQualified(std::string_view name) {
-  size_t dot = name.find('.');
-  if (dot == std::string_view::npos) return QuoteIdentifier(name);
-  return QuoteIdentifier(name.substr(0, dot)) + "." + QuoteIdentifier(name.substr(dot + 1));
-}
 
 namespace {
 

@@ -33,9 +33,6 @@ struct EmbeddedStoreOptions {
 // The libchdb.so that scripts/setup.sh installs (.deps/chdb/libchdb.so of the source tree).
 std::string DefaultChdbLibrary();
 
-// What a statement does, per the engine's own parser (chdb_classify_query_n).
-enum class StatementClass { kReadOnly, kMutating, kMutatingGlobal, kControl, kUnknown };
-
 class EmbeddedStore : public Store {
  public:
   static absl::StatusOr<std::unique_ptr<EmbeddedStore>> Create(EmbeddedStoreOptions options);
@@ -48,8 +45,8 @@ class EmbeddedStore : public Store {
   absl::StatusOr<std::string> ServerVersion() override;
   std::string_view backend() const override { return "embedded"; }
 
-  // Classifies `sql` without running it; `statements` receives the statement count.
-  absl::StatusOr<StatementClass> Classify(std::string_view sql, int* statements = nullptr);
+  // Uses chdb_classify_query_n (the engine's parser; nothing runs).
+  absl::StatusOr<StatementClass> Classify(std::string_view sql, int* statements) override;
 
   // Closes every connection (the engine shuts down with the last). Idempotent; queries after
   // it fail with FailedPrecondition.
@@ -80,10 +77,5 @@ class EmbeddedStore : public Store {
   std::vector<Connection*> free_inserts_ ABSL_GUARDED_BY(mu_);
   int in_use_ ABSL_GUARDED_BY(mu_) = 0;
 };
-
-// Quotes an identifier for ClickHouse SQL: `name`, with backticks and backslashes escaped;
-// `db.table` is quoted part by part.
-std::string QuoteIdentifier(std::string_view name);
-std::string QuoteQualified(std::string_view name);
 
 }  // namespace kobs::store

@@ -41,6 +41,15 @@ absl::Status ClickHouseError(int code, std::string_view message);
 // a code become Internal with code 1000 (POCO_EXCEPTION) unless `fallback_code` is given.
 absl::Status ParseClickHouseError(std::string_view text, int fallback_code = 1000);
 
+// Finds an error that a server appended to a response whose status (200) and first rows were
+// already sent, in `tail`, the last bytes of the body (16 KiB is plenty). Recognises, best
+// effort: the `__exception__<tag>` block of 25.11+ servers (`exception_tag` is the
+// X-ClickHouse-Exception-Tag header; empty accepts any tag), a final `"exception": "Code: ..."`
+// member of JSON formats, and a last line "Code: N. DB::Exception: ... (version V)" (19.x+) or
+// "Code: N, e.displayText() = DB::Exception: ..." (18.x). nullopt when the body ends normally.
+std::optional<absl::Status> ParseStreamedClickHouseError(std::string_view tail,
+                                                         std::string_view exception_tag = {});
+
 // The ClickHouse code carried by `status`, if any.
 std::optional<int> ClickHouseErrorCode(const absl::Status& status);
 

@@ -9,7 +9,7 @@
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
-#include "store/embedded_store.h"
+#include "store/sql_quote.h"
 
 namespace kobs::store {
 namespace {

@@ -31,6 +31,10 @@ absl::StatusOr<QueryResult> Store::Query(std::string_view sql, const QueryOption
   return result;
 }
 
+absl::StatusOr<StatementClass> Store::Classify(std::string_view, int*) {
+  return absl::UnimplementedError("this store backend cannot classify statements");
+}
+
 absl::StatusOr<std::string> QueryScalar(Store& store, std::string_view sql,
                                         std::vector<Param> params) {
   QueryOptions options;

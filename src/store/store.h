@@ -59,6 +59,9 @@ struct QueryResult {
   QueryStats stats;
 };
 
+// What a statement does, per the engine's own parser.
+enum class StatementClass { kReadOnly, kMutating, kMutatingGlobal, kControl, kUnknown };
+
 // Receives one chunk of streamed output. Returning an error cancels the query; that error is
 // what the query call returns.
 using ChunkSink = std::function<absl::Status(std::string_view chunk)>;
@@ -83,6 +86,10 @@ class Store {
 
   // The engine's version string, e.g. "26.7.2.1".
   virtual absl::StatusOr<std::string> ServerVersion() = 0;
+
+  // Classifies `sql` without running it; `statements` receives the statement count.
+  // Backends that cannot do this locally return Unimplemented.
+  virtual absl::StatusOr<StatementClass> Classify(std::string_view sql, int* statements);
 
   // "embedded" or "remote".
   virtual std::string_view backend() const = 0;

@@ -18,6 +18,7 @@
 #include "store/errors.h"
 #include "store/otel_rows.h"
 #include "store/row_binary.h"
+#include "store/sql_quote.h"
 #include "temp_dir.h"
 
 namespace kobs::store {
@@ -222,11 +223,11 @@ TEST_F(EmbeddedStoreTest, ClassifiesStatements) {
   int n = 0;
   EXPECT_EQ(*store_->Classify("SELECT 1", &n), StatementClass::kReadOnly);
   EXPECT_EQ(n, 1);
-  EXPECT_EQ(*store_->Classify("DROP TABLE x"), StatementClass::kMutating);
+  EXPECT_EQ(*store_->Classify("DROP TABLE x", nullptr), StatementClass::kMutating);
   EXPECT_EQ(*store_->Classify("SELECT 1; DROP TABLE x", &n), StatementClass::kMutating);
   EXPECT_EQ(n, 2);
-  EXPECT_EQ(*store_->Classify("SET a = 1"), StatementClass::kControl);
-  EXPECT_EQ(*store_->Classify("not sql at all ("), StatementClass::kUnknown);
+  EXPECT_EQ(*store_->Classify("SET a = 1", nullptr), StatementClass::kControl);
+  EXPECT_EQ(*store_->Classify("not sql at all (", nullptr), StatementClass::kUnknown);
 }
 
 TEST_F(EmbeddedStoreTest, QuotesIdentifiers) {
