@@ -148,4 +148,10 @@ absl::Status ReadBytes(const YAML::Node& node, std::string_view key, uint64_t* o
   return ReadWith(node, key, out, [](const std::string& s) { return ParseBytes(s); });
 }
 
+YAML::Node Child(const YAML::Node& node, std::string_view key) {
+  if (!node || !node.IsMap()) return YAML::Node();
+  YAML::Node child = node[std::string(key)];
+  return child ? child : YAML::Node();
+}
+
 }  // namespace kobs

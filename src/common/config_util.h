@@ -30,6 +30,10 @@ absl::StatusOr<uint64_t> ParseBytes(std::string_view text);
 // Booleans as YAML and environment variables write them: true/false, 1/0, yes/no, on/off.
 absl::StatusOr<bool> ParseBool(std::string_view text);
 
+// The child `key` of map `node`, or a null node when `node` is not a map or lacks the key
+// (yaml-cpp's operator[] returns an unusable "zombie" node then, which throws when indexed).
+YAML::Node Child(const YAML::Node& node, std::string_view key);
+
 // Reads scalar `key` of `node` into `*out` when present, with a clear error naming the key.
 absl::Status ReadString(const YAML::Node& node, std::string_view key, std::string* out);
 absl::Status ReadInt(const YAML::Node& node, std::string_view key, int64_t* out);

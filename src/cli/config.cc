@@ -1,0 +1,215 @@
+#include "cli/config.h"
+
+#include <fstream>
+
+#include <absl/strings/numbers.h>
+#include <absl/strings/str_split.h>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "common/absl_compat.h"
+#include "common/config_util.h"
+#include "common/status_macros.h"
+
+namespace kobs::cli {
+namespace {
+
+OptionDoc Opt(std::string path, std::string description, std::string default_value,
+              std::vector<std::string> aliases = {}) {
+  std::string env = "KOBS_";
+  for (char c : path) env += c == '.' ? '_' : static_cast<char>(std::toupper(c));
+  return {std::move(path), std::move(env), std::move(description), std::move(default_value),
+          std::move(aliases)};
+}
+
+}  // namespace
+
+const std::vector<OptionDoc>& Options() {
+  static const auto* options = new std::vector<OptionDoc>{
+      Opt("log.level", "Log level: trace, debug, info, warn, error, critical, off.", "info"),
+      Opt("log.format", "Log format on stderr: json (one object per line) or text.", "json"),
+      Opt("store.mode", "embedded (chDB in-process, owns store.embedded.path) or remote "
+                        "(a ClickHouse server or cluster over HTTP).", "embedded"),
+      Opt("store.embedded.path", "Data directory of the embedded store (one process at a time).",
+          "./data"),
+      Opt("store.embedded.chdb_library", "libchdb.so to load; empty: the one scripts/setup.sh "
+                                         "installed in .deps/chdb.", ""),
+      Opt("store.embedded.query_connections", "chDB connections serving queries.", "2"),
+      Opt("store.embedded.insert_connections", "chDB connections serving inserts.", "1"),
+      Opt("store.remote.url", "ClickHouse HTTP(S) URL (remote mode). Setting CLICKHOUSE_URL "
+                              "selects remote mode.", "http://127.0.0.1:8123", {"CLICKHOUSE_URL"}),
+      Opt("store.remote.user", "ClickHouse user.", "default", {"CLICKHOUSE_USER"}),
+      Opt("store.remote.password", "ClickHouse password.", "", {"CLICKHOUSE_PASSWORD"}),
+      Opt("store.remote.auth_mode", "How credentials are sent: headers (X-ClickHouse-User/Key) "
+                                    "or basic.", "headers"),
+      Opt("store.remote.database", "Default database for unqualified names (empty: server's).", ""),
+      Opt("store.remote.ca_file", "CA bundle for https URLs (empty: system CAs).", ""),
+      Opt("store.remote.tls_insecure_skip_verify", "Skip TLS certificate verification.", "false"),
+      Opt("store.remote.connect_timeout", "Connect timeout.", "5s"),
+      Opt("store.remote.read_timeout", "Timeout of one query or insert.", "300s"),
+      Opt("store.remote.max_connections", "Keep-alive connections (concurrent requests).", "8"),
+      Opt("store.remote.compress_responses", "Ask for gzip-compressed responses.", "true"),
+      Opt("store.remote.compress_requests", "Send inserts gzip-compressed.", "false"),
+      Opt("store.schema.database", "Database of the OTel tables.", "default"),
+      Opt("store.schema.ttl", "Retention of rows (TTL); 0 keeps rows forever.", "7d"),
+      Opt("store.schema.cluster", "ClickHouse cluster: ON CLUSTER DDL, Replicated tables named "
+                                  "<table>_local behind Distributed <table>.", ""),
+      Opt("api.listen", "Address of /healthz, /readyz and /metrics (and, later, the feed).",
+          "127.0.0.1:8080", {"LISTEN_ADDR"}),
+      Opt("clickhouse_http.listen", "Address of the ClickHouse HTTP endpoint over the store "
+                                    "(empty disables it).", "127.0.0.1:8123"),
+      Opt("clickhouse_http.user", "User the ClickHouse endpoint accepts.", "default"),
+      Opt("clickhouse_http.password", "Its password; empty allows loopback clients only.", ""),
+      Opt("clickhouse_http.allow_remote_without_password",
+          "Accept password-less requests from non-loopback clients.", "false"),
+      Opt("clickhouse_http.response_buffer", "Output buffered before headers are sent (exact "
+                                             "X-ClickHouse-Summary below it; streamed above).",
+          "1MiB"),
+      Opt("clickhouse_http.events_default_limit", "Rows of GET /events when limit= is absent "
+                                                  "(1..1000).", "50"),
+      Opt("shutdown_grace", "Time in-flight requests get to finish on SIGTERM/SIGINT.", "10s"),
+  };
+  return *options;
+}
+
+namespace {
+
+void SetPath(YAML::Node root, const std::string& path, const std::string& value) {
+  std::vector<std::string> parts = absl::StrSplit(path, '.');
+  // yaml-cpp nodes are handles: walk down, creating maps as needed.
+  std::vector<YAML::Node> chain{root};
+  for (size_t i = 0; i + 1 < parts.size(); ++i) chain.push_back(chain.back()[parts[i]]);
+  chain.back()[parts.back()] = value;
+}
+
+}  // namespace
+
+void ApplyEnvOverrides(YAML::Node& root, const std::function<const char*(const char*)>& getenv) {
+  if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  for (const OptionDoc& o : Options()) {
+    // Aliases first, so the KOBS_ name wins when both are set.
+    for (const std::string& alias : o.aliases) {
+      if (const char* v = getenv(alias.c_str())) {
+        SetPath(root, o.path, v);
+        if (alias == "CLICKHOUSE_URL" && getenv("KOBS_STORE_MODE") == nullptr) {
+          SetPath(root, "store.mode", "remote");
+        }
+      }
+    }
+    if (const char* v = getenv(o.env.c_str())) SetPath(root, o.path, v);
+  }
+}
+
+absl::Status SplitHostPort(const std::string& listen, std::string* host, uint16_t* port) {
+  size_t colon = listen.rfind(':');
+  int p;
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &p) || p < 0 ||
+      p > 65535) {
+    return absl::InvalidArgumentError(
+        fmt::format("invalid listen address '{}': want host:port", listen));
+  }
+  *host = listen.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  if (host->empty()) *host = "0.0.0.0";
+  *port = static_cast<uint16_t>(p);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
+  KobsConfig c;
+  KOBS_RETURN_IF_ERROR(
+      CheckKeys(root, {"log", "store", "api", "clickhouse_http", "shutdown_grace"}, "kobs.yaml"));
+  YAML::Node log = Child(root, "log");
+  KOBS_RETURN_IF_ERROR(CheckKeys(log, {"level", "format"}, "log"));
+  KOBS_RETURN_IF_ERROR(ReadString(log, "level", &c.log_level));
+  KOBS_RETURN_IF_ERROR(ReadString(log, "format", &c.log_format));
+  if (c.log_format != "json" && c.log_format != "text") {
+    return absl::InvalidArgumentError(
+        fmt::format("log.format must be json or text, not '{}'", c.log_format));
+  }
+  YAML::Node store = Child(root, "store");
+  KOBS_RETURN_IF_ERROR(CheckKeys(store, {"mode", "embedded", "remote", "schema"}, "store"));
+  KOBS_RETURN_IF_ERROR(ReadString(store, "mode", &c.store_mode));
+  if (c.store_mode != "embedded" && c.store_mode != "remote") {
+    return absl::InvalidArgumentError(
+        fmt::format("store.mode must be embedded or remote, not '{}'", c.store_mode));
+  }
+  YAML::Node embedded = Child(store, "embedded");
+  KOBS_RETURN_IF_ERROR(CheckKeys(
+      embedded, {"path", "chdb_library", "query_connections", "insert_connections"},
+      "store.embedded"));
+  KOBS_RETURN_IF_ERROR(ReadString(embedded, "path", &c.embedded.path));
+  KOBS_RETURN_IF_ERROR(ReadString(embedded, "chdb_library", &c.embedded.library));
+  int64_t n = c.embedded.query_connections;
+  KOBS_RETURN_IF_ERROR(ReadInt(embedded, "query_connections", &n));
+  c.embedded.query_connections = static_cast<int>(n);
+  n = c.embedded.insert_connections;
+  KOBS_RETURN_IF_ERROR(ReadInt(embedded, "insert_connections", &n));
+  c.embedded.insert_connections = static_cast<int>(n);
+  if (c.embedded.query_connections < 1 || c.embedded.insert_connections < 1) {
+    return absl::InvalidArgumentError("store.embedded connection counts must be at least 1");
+  }
+  auto remote = store::ParseRemoteStoreOptions(Child(store, "remote"));
+  if (!remote.ok()) return remote.status();
+  c.remote = *remote;
+  auto schema = store::ParseSchemaOptions(Child(store, "schema"));
+  if (!schema.ok()) return schema.status();
+  c.schema = *schema;
+  YAML::Node api = Child(root, "api");
+  KOBS_RETURN_IF_ERROR(CheckKeys(api, {"listen"}, "api"));
+  KOBS_RETURN_IF_ERROR(ReadString(api, "listen", &c.api_listen));
+  YAML::Node ch = Child(root, "clickhouse_http");
+  KOBS_RETURN_IF_ERROR(ReadString(ch, "listen", &c.clickhouse_listen));
+  auto endpoint = chapi::ParseClickHouseEndpointOptions(ch);
+  if (!endpoint.ok()) return endpoint.status();
+  c.clickhouse = *endpoint;
+  KOBS_RETURN_IF_ERROR(ReadDuration(root, "shutdown_grace", &c.shutdown_grace));
+  std::string host;
+  uint16_t port;
+  KOBS_RETURN_IF_ERROR(SplitHostPort(c.api_listen, &host, &port));
+  if (!c.clickhouse_listen.empty()) {
+    KOBS_RETURN_IF_ERROR(SplitHostPort(c.clickhouse_listen, &host, &port));
+  }
+  return c;
+}
+
+absl::StatusOr<KobsConfig> LoadConfig(const std::string& path,
+                                      const std::function<const char*(const char*)>& getenv) {
+  YAML::Node root;
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (!in) return absl::NotFoundError(fmt::format("cannot read config file '{}'", path));
+    try {
+      root = YAML::Load(in);
+    } catch (const YAML::Exception& e) {
+      return absl::InvalidArgumentError(fmt::format("config file '{}': {}", path, e.what()));
+    }
+  }
+  ApplyEnvOverrides(root, getenv);
+  try {
+    auto config = ParseConfig(root);
+    if (!config.ok() && !path.empty()) {
+      return absl::Status(config.status().code(),
+                          fmt::format("{}: {}", path, config.status().message()));
+    }
+    return config;
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(fmt::format("configuration: {}", e.what()));
+  }
+}
+
+std::string OptionsMarkdown() {
+  std::string out =
+      "| Name | Environment | Description | Default |\n|---|---|---|---|\n";
+  for (const OptionDoc& o : Options()) {
+    std::string env = "`" + o.env + "`";
+    for (const auto& a : o.aliases) env += ", `" + a + "`";
+    out += fmt::format("| `{}` | {} | {} | `{}` |\n", o.path, env, o.description,
+                       o.default_value);
+  }
+  return out;
+}
+
+}  // namespace kobs::cli

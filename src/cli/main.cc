@@ -1,0 +1,151 @@
+// kobs: the one binary. main() is the composition root: the only place that reads the
+// environment and knows concrete types (style.md "Config and DI").
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/config.h"
+#include "cli/serve.h"
+#include "common/absl_compat.h"
+#include "common/log.h"
+#include "store/chdb_api.h"
+#include "store/embedded_store.h"
+#include "store/errors.h"
+#include "store/remote_store.h"
+
+#ifndef KOBS_VERSION
+#define KOBS_VERSION "dev"
+#endif
+
+namespace kobs::cli {
+namespace {
+
+const char* GetEnv(const char* name) { return std::getenv(name); }
+
+// Runs `query` on the running server's ClickHouse endpoint, or on the data directory when
+// no server answers; prints the output to stdout.
+int RunSql(const KobsConfig& config, const std::string& query, const std::string& format,
+           const std::vector<std::string>& params, std::string url) {
+  store::QueryOptions options;
+  options.format = format;
+  for (const auto& p : params) {
+    size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "kobs sql: --param wants name=value, got '%s'\n", p.c_str());
+      return 2;
+    }
+    options.params.push_back(store::Param::Raw(p.substr(0, eq), p.substr(eq + 1)));
+  }
+  auto print = [](std::string_view chunk) {
+    std::fwrite(chunk.data(), 1, chunk.size(), stdout);
+    return absl::OkStatus();
+  };
+  if (url.empty() && !config.clickhouse_listen.empty()) {
+    std::string host;
+    uint16_t port;
+    if (SplitHostPort(config.clickhouse_listen, &host, &port).ok()) {
+      if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+      url = fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
+                        port);
+    }
+  }
+  if (!url.empty()) {
+    store::RemoteStoreOptions ro;
+    ro.url = url;
+    ro.user = config.clickhouse.user;
+    ro.password = config.clickhouse.password;
+    ro.connect_timeout = std::chrono::milliseconds(1000);
+    auto remote = store::RemoteStore::Create(ro);
+    if (remote.ok()) {
+      auto r = (*remote)->QueryStream(query, options, print);
+      if (r.ok()) return 0;
+      if (!absl::IsUnavailable(r.status())) {
+        std::fprintf(stderr, "kobs sql: %s\n", std::string(ToStd(r.status().message())).c_str());
+        return 1;
+      }
+    }
+  }
+  // No server answered: open the data directory ourselves.
+  auto embedded = store::EmbeddedStore::Create(config.embedded);
+  if (!embedded.ok()) {
+    std::fprintf(stderr, "kobs sql: no kobs server answered at %s, and %s\n",
+                 url.empty() ? "(no endpoint configured)" : url.c_str(),
+                 std::string(ToStd(embedded.status().message())).c_str());
+    return 1;
+  }
+  auto r = (*embedded)->QueryStream(query, options, print);
+  (*embedded)->Close();
+  if (!r.ok()) {
+    std::fprintf(stderr, "kobs sql: %s\n", std::string(ToStd(r.status().message())).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int RunVersion(const KobsConfig& config) {
+  std::printf("kobs %s\n", KOBS_VERSION);
+  std::string lib = config.embedded.library.empty() ? store::DefaultChdbLibrary()
+                                                    : config.embedded.library;
+  auto api = store::chdb::Load(lib);
+  if (api.ok()) {
+    std::printf("chDB %s (%s)\n", (*api)->version(), lib.c_str());
+  } else {
+    std::printf("chDB not available: %s\n", std::string(ToStd(api.status().message())).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace kobs::cli
+
+int main(int argc, char** argv) {
+  using namespace kobs::cli;
+  CLI::App app{"kobs: Kubernetes observability and closed-loop remediation on ClickHouse"};
+  app.require_subcommand(1);
+  std::string config_path;
+  app.add_option("-c,--config", config_path,
+                 "Configuration file (default: ./kobs.yaml when it exists; KOBS_CONFIG)");
+
+  CLI::App* serve = app.add_subcommand("serve", "Run the server: store, ClickHouse endpoint, APIs");
+  CLI::App* sql = app.add_subcommand(
+      "sql", "Run SQL on the running server's ClickHouse endpoint, or on the data directory");
+  std::string query, format, url;
+  std::vector<std::string> params;
+  sql->add_option("query", query, "The SQL statement")->required();
+  sql->add_option("-f,--format", format, "Output format (default: PrettyCompact on a terminal, "
+                                         "TabSeparated otherwise)");
+  sql->add_option("-p,--param", params, "Bind {name:Type}: --param name=value (repeatable)");
+  sql->add_option("--url", url, "ClickHouse endpoint to use (default: from clickhouse_http.listen)");
+  CLI::App* version = app.add_subcommand("version", "Print versions of kobs and chDB");
+  CLI::App* reference =
+      app.add_subcommand("config-reference", "Print every option as a Markdown table");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (reference->parsed()) {
+    std::fputs(OptionsMarkdown().c_str(), stdout);
+    return 0;
+  }
+  if (config_path.empty()) {
+    if (const char* p = std::getenv("KOBS_CONFIG")) config_path = p;
+    else if (std::filesystem::exists("kobs.yaml")) config_path = "kobs.yaml";
+  }
+  auto config = LoadConfig(config_path, GetEnv);
+  if (!config.ok()) {
+    std::fprintf(stderr, "kobs: invalid configuration: %s\n",
+                 std::string(kobs::ToStd(config.status().message())).c_str());
+    return 1;
+  }
+  kobs::InitLogging(sql->parsed() || version->parsed() ? "warn" : config->log_level,
+                    config->log_format == "text" ? kobs::LogFormat::kText : kobs::LogFormat::kJson);
+  if (serve->parsed()) return RunServe(*config);
+  if (version->parsed()) return RunVersion(*config);
+  if (format.empty()) format = isatty(STDOUT_FILENO) ? "PrettyCompact" : "TabSeparated";
+  return RunSql(*config, query, format, params, url);
+}
