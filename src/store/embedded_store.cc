@@ -67,14 +67,6 @@ std::string NewQueryId() {
                      a & 0xffff, b >> 48, b & 0xffffffffffffULL);
 }
 
-bool IsSettingName(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
-  }
-  return !std::isdigit(static_cast<unsigned char>(name[0]));
-}
-
 // A setting value as a SQL literal: numbers as they are, anything else as a quoted string
 // (ClickHouse converts string literals to the setting's type).
 std::string SettingLiteral(std::string_view value) {
@@ -258,7 +250,7 @@ absl::StatusOr<QueryStats> EmbeddedStore::QueryStream(std::string_view sql,
                                                       const ChunkSink& sink) {
   const auto start = std::chrono::steady_clock::now();
   for (const auto& [name, value] : options.settings) {
-    if (!IsSettingName(name)) {
+    if (!IsIdentifier(name)) {
       return ClickHouseError(kUnknownSetting, fmt::format("invalid setting name '{}'", name));
     }
   }
@@ -348,7 +340,8 @@ absl::StatusOr<QueryStats> EmbeddedStore::QueryStream(std::string_view sql,
 
 absl::StatusOr<QueryStats> EmbeddedStore::Insert(std::string_view table,
                                                  const std::vector<std::string>& columns,
-                                                 std::string_view format, std::string_view data) {
+                                                 std::string_view format, std::string_view data,
+                                                 const InsertOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   std::string sql = "INSERT INTO " + QuoteQualified(table);
   if (!columns.empty()) {
@@ -361,6 +354,12 @@ absl::StatusOr<QueryStats> EmbeddedStore::Insert(std::string_view table,
   }
   // Visible at once: async_insert is on by default in 26.x.
   sql += " SETTINGS async_insert = 0";
+  for (const auto& [name, value] : options.settings) {
+    if (!IsIdentifier(name)) {
+      return absl::InvalidArgumentError(fmt::format("invalid setting name '{}'", name));
+    }
+    sql += fmt::format(", {} = {}", name, SettingLiteral(value));
+  }
   KOBS_ASSIGN_OR_RETURN(Lease conn, Acquire(/*for_insert=*/true));
   chdb::chdb_insert_stream stream =
       api_->stream_insert_n(*conn->conn, sql.data(), sql.size(), format.data(), format.size());

@@ -48,9 +48,10 @@ absl::StatusOr<QueryStats> InstrumentedStore::QueryStream(std::string_view sql,
 absl::StatusOr<QueryStats> InstrumentedStore::Insert(std::string_view table,
                                                      const std::vector<std::string>& columns,
                                                      std::string_view format,
-                                                     std::string_view data) {
+                                                     std::string_view data,
+                                                     const InsertOptions& options) {
   auto start = std::chrono::steady_clock::now();
-  auto r = inner_.Insert(table, columns, format, data);
+  auto r = inner_.Insert(table, columns, format, data, options);
   inserts_.Inc();
   if (r.ok()) {
     inserted_rows_.Inc(static_cast<double>(r->written_rows));

@@ -19,7 +19,9 @@ class InstrumentedStore : public Store {
   absl::StatusOr<QueryStats> QueryStream(std::string_view sql, const QueryOptions& options,
                                          const ChunkSink& sink) override;
   absl::StatusOr<QueryStats> Insert(std::string_view table, const std::vector<std::string>& columns,
-                                    std::string_view format, std::string_view data) override;
+                                    std::string_view format, std::string_view data,
+                                    const InsertOptions& options) override;
+  using Store::Insert;
   absl::StatusOr<std::string> ServerVersion() override { return inner_.ServerVersion(); }
   absl::StatusOr<StatementClass> Classify(std::string_view sql, int* statements) override {
     return inner_.Classify(sql, statements);

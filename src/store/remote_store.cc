@@ -50,13 +50,6 @@ std::string NewQueryId() {
                      b >> 48, b & 0xffffffffffffULL);
 }
 
-bool IsIdentifier(std::string_view s) {
-  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-  });
-}
-
 // Percent-encodes everything but RFC 3986 unreserved characters.
 void AppendEscaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -576,7 +569,8 @@ absl::StatusOr<QueryStats> RemoteStore::QueryStream(std::string_view sql,
 
 absl::StatusOr<QueryStats> RemoteStore::Insert(std::string_view table,
                                                const std::vector<std::string>& columns,
-                                               std::string_view format, std::string_view data) {
+                                               std::string_view format, std::string_view data,
+                                               const InsertOptions& options) {
   if (!IsIdentifier(format)) {
     return absl::InvalidArgumentError(fmt::format("invalid insert format '{}'", format));
   }
@@ -596,6 +590,12 @@ absl::StatusOr<QueryStats> RemoteStore::Insert(std::string_view table,
   if (!options_.database.empty()) r.params.emplace_back("database", options_.database);
   r.params.emplace_back("query_id", r.query_id);
   r.params.emplace_back("query", std::move(sql));
+  for (const auto& [name, value] : options.settings) {
+    if (!IsIdentifier(name)) {
+      return absl::InvalidArgumentError(fmt::format("invalid setting name '{}'", name));
+    }
+    r.params.emplace_back(name, value);
+  }
   r.body = data;
   r.gzip_body = options_.compress_requests;
   r.content_type = "application/octet-stream";

@@ -86,7 +86,9 @@ class RemoteStore : public Store {
   absl::StatusOr<QueryStats> QueryStream(std::string_view sql, const QueryOptions& options,
                                          const ChunkSink& sink) override;
   absl::StatusOr<QueryStats> Insert(std::string_view table, const std::vector<std::string>& columns,
-                                    std::string_view format, std::string_view data) override;
+                                    std::string_view format, std::string_view data,
+                                    const InsertOptions& options) override;
+  using Store::Insert;
   absl::StatusOr<std::string> ServerVersion() override;
   std::string_view backend() const override { return "remote"; }
 

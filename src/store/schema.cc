@@ -294,6 +294,23 @@ std::vector<Migration> MetricMigrations(const Ddl& d) {
   };
 }
 
+// Lets the writer replay a spooled batch exactly once: an insert that repeats the
+// insert_deduplication_token of one of the last 1000 inserts is dropped. Replicated tables
+// deduplicate by default, so only plain MergeTree tables need it.
+Migration DedupMigration(const Ddl& d, bool replicated) {
+  std::vector<std::string> statements;
+  if (!replicated) {
+    for (const char* t : {"otel_logs", "otel_traces", "otel_metrics_gauge", "otel_metrics_sum",
+                          "otel_metrics_histogram", "otel_metrics_exponential_histogram",
+                          "otel_metrics_summary"}) {
+      statements.push_back(fmt::format(
+          "ALTER TABLE {}.{} MODIFY SETTING non_replicated_deduplication_window = 1000", d.db(),
+          QuoteIdentifier(t)));
+    }
+  }
+  return {9, "insert_deduplication_window", std::move(statements)};
+}
+
 }  // namespace
 
 absl::StatusOr<SchemaOptions> ParseSchemaOptions(const YAML::Node& node) {
@@ -321,6 +338,7 @@ std::vector<Migration> Migrations(const SchemaOptions& options, const ServerFeat
   Ddl d(options, features);
   std::vector<Migration> out = {LogsMigration(d), TracesMigration(d), TraceIdMigration(d)};
   for (auto& m : MetricMigrations(d)) out.push_back(std::move(m));
+  out.push_back(DedupMigration(d, !options.cluster.empty()));
   return out;
 }
 

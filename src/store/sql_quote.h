@@ -14,4 +14,7 @@ std::string QuoteIdentifier(std::string_view name);
 // dot), a bare name as QuoteIdentifier does.
 std::string QuoteQualified(std::string_view name);
 
+// Whether `s` is a plain identifier ([A-Za-z_][A-Za-z0-9_]*): format and setting names.
+bool IsIdentifier(std::string_view s);
+
 }  // namespace kobs::store

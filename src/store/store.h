@@ -42,6 +42,12 @@ struct QueryOptions {
   std::map<std::string, std::string> settings;
 };
 
+struct InsertOptions {
+  // Settings of this insert (name -> value in text form), e.g. insert_deduplication_token.
+  // Names must be identifiers; values are sent as quoted literals / URL parameters.
+  std::map<std::string, std::string> settings;
+};
+
 // Counters of a finished query (X-ClickHouse-Summary on the HTTP interface).
 struct QueryStats {
   uint64_t read_rows = 0;
@@ -82,7 +88,13 @@ class Store {
   // Visible to queries when this returns OK (synchronous insert).
   virtual absl::StatusOr<QueryStats> Insert(std::string_view table,
                                             const std::vector<std::string>& columns,
-                                            std::string_view format, std::string_view data) = 0;
+                                            std::string_view format, std::string_view data,
+                                            const InsertOptions& options) = 0;
+  absl::StatusOr<QueryStats> Insert(std::string_view table,
+                                    const std::vector<std::string>& columns,
+                                    std::string_view format, std::string_view data) {
+    return Insert(table, columns, format, data, InsertOptions{});
+  }
 
   // The engine's version string, e.g. "26.7.2.1".
   virtual absl::StatusOr<std::string> ServerVersion() = 0;

@@ -53,8 +53,8 @@ EmbeddedStore* SchemaTest::store_ = nullptr;
 TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   SchemaOptions o{.database = "fresh"};
   ASSERT_OK_AND_ASSIGN(SchemaState first, EnsureSchema(*store_, o));
-  EXPECT_EQ(first.applied, 8);
-  EXPECT_EQ(first.current_version, 8);
+  EXPECT_EQ(first.applied, 9);
+  EXPECT_EQ(first.current_version, 9);
   EXPECT_FALSE(first.logs_legacy_layout);
   EXPECT_TRUE(first.features.text_index());
   EXPECT_EQ(Scalar("SELECT arrayStringConcat(groupArray(name), ',') FROM (SELECT name FROM "
@@ -66,7 +66,7 @@ TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   ASSERT_OK_AND_ASSIGN(SchemaState second, EnsureSchema(*store_, o));
   EXPECT_EQ(second.applied, 0);
   EXPECT_EQ(Scalar("SELECT count(), uniqExact(Version) FROM fresh.kobs_schema_migrations"),
-            "8\t8");
+            "9\t9");
 }
 
 TEST_F(SchemaTest, LogsTableHasTheExporterColumnsAndTtl) {
@@ -166,7 +166,8 @@ TEST_F(SchemaTest, LegacyLogsLayoutIsDetectedAndKeepsWorking) {
 TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
   SchemaOptions o{.database = "otel", .cluster = "prod"};
   auto migrations = Migrations(o, ServerFeatures{26, 7});
-  ASSERT_EQ(migrations.size(), 8u);
+  ASSERT_EQ(migrations.size(), 9u);
+  EXPECT_TRUE(migrations[8].statements.empty()) << "Replicated tables deduplicate by default";
   const auto& logs = migrations[0].statements;
   ASSERT_EQ(logs.size(), 2u);
   EXPECT_THAT(logs[0], HasSubstr("CREATE TABLE IF NOT EXISTS `otel`.`otel_logs_local` ON CLUSTER `prod`"));
@@ -189,6 +190,32 @@ TEST(SchemaDdlTest, ParsesServerVersions) {
   EXPECT_FALSE(ParseServerVersion("26.1.9")->text_index());
   EXPECT_FALSE(ParseServerVersion("18.16.1")->text_index());
   EXPECT_FALSE(ParseServerVersion("garbage").ok());
+}
+
+}  // namespace
+}  // namespace kobs::store
+
+namespace kobs::store {
+namespace {
+
+// What the writer's spool replay relies on: an insert repeating a recent
+// insert_deduplication_token is dropped, a new token is not.
+TEST_F(SchemaTest, RepeatedInsertWithTheSameTokenIsDeduplicated) {
+  ASSERT_THAT(EnsureSchema(*store_, {.database = "dedup", .ttl = std::chrono::seconds(0)}),
+              ::kobs::testing::IsOk());
+  auto rows = testing::MakeK8sLogRows(50, 1'764'000'000'000'000'000);
+  std::string data;
+  for (const auto& r : rows) EncodeLogRow(r, &data);
+  InsertOptions token{.settings = {{"insert_deduplication_token", "seg1-0"}}};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_THAT(store_->Insert("dedup.otel_logs", LogColumns(), "RowBinary", data, token),
+                ::kobs::testing::IsOk());
+  }
+  EXPECT_EQ(Scalar("SELECT count() FROM dedup.otel_logs"), "50");
+  InsertOptions other{.settings = {{"insert_deduplication_token", "seg1-1"}}};
+  ASSERT_THAT(store_->Insert("dedup.otel_logs", LogColumns(), "RowBinary", data, other),
+              ::kobs::testing::IsOk());
+  EXPECT_EQ(Scalar("SELECT count() FROM dedup.otel_logs"), "100");
 }
 
 }  // namespace
