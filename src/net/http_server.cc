@@ -391,12 +391,21 @@ class ServerImpl : public HttpServer {
   }
 
   // Answers a request that never reaches a handler (bad framing, too large, ...), then closes.
-  asio::awaitable<void> Reject(Session& s, int status, std::string_view message) {
+  asio::awaitable<void> Reject(Session& s, int status, std::string_view message,
+                               const bhttp::fields* request_headers = nullptr) {
     std::string body = std::string(message) + "\n";
+    std::string type = "text/plain; charset=utf-8";
+    if (request_headers != nullptr && options_.error_body) {
+      Headers headers;
+      for (const auto& f : *request_headers) {
+        headers.Add(std::string_view(f.name_string()), std::string_view(f.value()));
+      }
+      options_.error_body(status, message, headers, &type, &body);
+    }
     std::string out = fmt::format(
-        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
         "Connection: close\r\n\r\n{}",
-        status, std::string_view(bhttp::obsolete_reason(bhttp::int_to_status(status))),
+        status, std::string_view(bhttp::obsolete_reason(bhttp::int_to_status(status))), type,
         body.size(), body);
     beast::error_code ec;
     s.stream.expires_after(options_.idle_timeout);
@@ -431,7 +440,7 @@ class ServerImpl : public HttpServer {
           co_await Reject(*s, 431, "request header fields too large");
         } else if (ec == bhttp::error::body_limit) {  // Content-Length over the limit
           co_await Reject(*s, 413, fmt::format("request body exceeds the limit of {} bytes",
-                                               options_.max_body_bytes));
+                                               options_.max_body_bytes), &parser.get());
         } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
                    ec != bhttp::error::end_of_stream) {
           co_await Reject(*s, 400, fmt::format("malformed HTTP request: {}", ec.message()));
@@ -476,7 +485,7 @@ class ServerImpl : public HttpServer {
     beast::error_code ec;
     if (auto len = parser.content_length(); len && *len > options_.max_body_bytes) {
       co_await Reject(*s, 413, fmt::format("request body of {} bytes exceeds the limit of {}",
-                                           *len, options_.max_body_bytes));
+                                           *len, options_.max_body_bytes), &header);
       co_return false;
     }
     if (absl::EqualsIgnoreCase(ToAbsl(header[bhttp::field::expect]), "100-continue")) {
@@ -491,7 +500,7 @@ class ServerImpl : public HttpServer {
                                  asio::redirect_error(asio::use_awaitable, ec));
       if (ec == bhttp::error::body_limit) {
         co_await Reject(*s, 413, fmt::format("request body exceeds the limit of {} bytes",
-                                             options_.max_body_bytes));
+                                             options_.max_body_bytes), &header);
         co_return false;
       }
       if (ec) {
@@ -522,7 +531,7 @@ class ServerImpl : public HttpServer {
         auto inflated = Inflate(request.body, options_.max_body_bytes);
         if (!inflated.ok()) {
           bool too_big = absl::IsResourceExhausted(inflated.status());
-          co_await Reject(*s, too_big ? 413 : 400, ToStd(inflated.status().message()));
+          co_await Reject(*s, too_big ? 413 : 400, ToStd(inflated.status().message()), &header);
           co_return false;
         }
         request.body = std::move(*inflated);
@@ -533,7 +542,7 @@ class ServerImpl : public HttpServer {
         request.headers = std::move(rest);
       } else if (e != "identity" && !e.empty()) {
         co_await Reject(*s, 415, fmt::format("unsupported Content-Encoding '{}' (gzip, deflate "
-                                             "and identity are)", e));
+                                             "and identity are)", e), &header);
         co_return false;
       }
     }

@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "net/http.h"
@@ -30,6 +32,12 @@ struct HttpServerOptions {
   int worker_threads = 4;
   // Idle keep-alive connections are closed after this long.
   std::chrono::milliseconds idle_timeout{60'000};
+  // Formats the body of an error the server answers itself (413 body too large, 415 unknown
+  // Content-Encoding, 400 corrupt compression) for a request whose headers were read, so a
+  // protocol can answer in its own error format. Unset: text/plain.
+  std::function<void(int status, std::string_view message, const Headers& request_headers,
+                     std::string* content_type, std::string* body)>
+      error_body;
 };
 
 class HttpServer {
