@@ -54,6 +54,32 @@ const std::vector<OptionDoc>& Options() {
       Opt("store.schema.ttl", "Retention of rows (TTL); 0 keeps rows forever.", "7d"),
       Opt("store.schema.cluster", "ClickHouse cluster: ON CLUSTER DDL, Replicated tables named "
                                   "<table>_local behind Distributed <table>.", ""),
+      Opt("store.writer.max_batch_rows", "Rows per insert: a table's batch is written when it "
+                                         "reaches this many rows.", "100000"),
+      Opt("store.writer.max_batch_bytes", "... or this many bytes.", "32MiB"),
+      Opt("store.writer.flush_interval", "... or when its oldest row has waited this long.",
+          "200ms"),
+      Opt("store.writer.max_pending_bytes", "Rows held in memory across tables; beyond it "
+                                            "senders get 429 / RESOURCE_EXHAUSTED.", "256MiB"),
+      Opt("store.writer.spool_dir", "Disk spool for acknowledged rows the store cannot take "
+                                    "yet (replayed in order, exactly once); empty disables it.",
+          "./spool"),
+      Opt("store.writer.spool_max_bytes", "Spool size limit; beyond it senders get 503 / "
+                                          "UNAVAILABLE.", "1GiB"),
+      Opt("store.writer.retry_backoff_max", "Longest wait between retries of a failing store.",
+          "10s"),
+      Opt("store.writer.fsync", "fdatasync spool writes (survive power loss, not only a crash).",
+          "false"),
+      Opt("otlp.http_listen", "OTLP/HTTP receiver address (/v1/logs, /v1/traces, /v1/metrics); "
+                              "empty disables it.", "127.0.0.1:4318"),
+      Opt("otlp.grpc_listen", "OTLP/gRPC receiver address; empty disables it.",
+          "127.0.0.1:4317"),
+      Opt("otlp.max_request_size", "Largest OTLP request after decompression (413 / "
+                                   "RESOURCE_EXHAUSTED beyond).", "64MiB"),
+      Opt("otlp.bearer_token", "When set, OTLP requests need `Authorization: Bearer <token>`.",
+          ""),
+      Opt("otlp.http_workers", "OTLP/HTTP requests handled at once (each waits until its rows "
+                               "are durable).", "32"),
       Opt("api.listen", "Address of /healthz, /readyz and /metrics (and, later, the feed).",
           "127.0.0.1:8080", {"LISTEN_ADDR"}),
       Opt("clickhouse_http.listen", "Address of the ClickHouse HTTP endpoint over the store "
@@ -120,7 +146,8 @@ absl::Status SplitHostPort(const std::string& listen, std::string* host, uint16_
 absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   KobsConfig c;
   KOBS_RETURN_IF_ERROR(
-      CheckKeys(root, {"log", "store", "api", "clickhouse_http", "shutdown_grace"}, "kobs.yaml"));
+      CheckKeys(root, {"log", "store", "otlp", "api", "clickhouse_http", "shutdown_grace"},
+                "kobs.yaml"));
   YAML::Node log = Child(root, "log");
   KOBS_RETURN_IF_ERROR(CheckKeys(log, {"level", "format"}, "log"));
   KOBS_RETURN_IF_ERROR(ReadString(log, "level", &c.log_level));
@@ -130,7 +157,7 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
         fmt::format("log.format must be json or text, not '{}'", c.log_format));
   }
   YAML::Node store = Child(root, "store");
-  KOBS_RETURN_IF_ERROR(CheckKeys(store, {"mode", "embedded", "remote", "schema"}, "store"));
+  KOBS_RETURN_IF_ERROR(CheckKeys(store, {"mode", "embedded", "remote", "schema", "writer"}, "store"));
   KOBS_RETURN_IF_ERROR(ReadString(store, "mode", &c.store_mode));
   if (c.store_mode != "embedded" && c.store_mode != "remote") {
     return absl::InvalidArgumentError(
@@ -157,6 +184,12 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   auto schema = store::ParseSchemaOptions(Child(store, "schema"));
   if (!schema.ok()) return schema.status();
   c.schema = *schema;
+  auto writer = store::ParseWriterOptions(Child(store, "writer"));
+  if (!writer.ok()) return writer.status();
+  c.writer = *writer;
+  auto otlp = otlp::ParseReceiverOptions(Child(root, "otlp"));
+  if (!otlp.ok()) return otlp.status();
+  c.otlp = *otlp;
   YAML::Node api = Child(root, "api");
   KOBS_RETURN_IF_ERROR(CheckKeys(api, {"listen"}, "api"));
   KOBS_RETURN_IF_ERROR(ReadString(api, "listen", &c.api_listen));
@@ -169,8 +202,8 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   std::string host;
   uint16_t port;
   KOBS_RETURN_IF_ERROR(SplitHostPort(c.api_listen, &host, &port));
-  if (!c.clickhouse_listen.empty()) {
-    KOBS_RETURN_IF_ERROR(SplitHostPort(c.clickhouse_listen, &host, &port));
+  for (const std::string* listen : {&c.clickhouse_listen, &c.otlp.http_listen, &c.otlp.grpc_listen}) {
+    if (!listen->empty()) KOBS_RETURN_IF_ERROR(SplitHostPort(*listen, &host, &port));
   }
   return c;
 }

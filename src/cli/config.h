@@ -10,9 +10,11 @@
 
 #include "absl/status/statusor.h"
 #include "chapi/clickhouse_endpoint.h"
+#include "otlp/http_receiver.h"
 #include "store/embedded_store.h"
 #include "store/remote_store.h"
 #include "store/schema.h"
+#include "store/writer.h"
 
 namespace YAML {
 class Node;
@@ -27,6 +29,8 @@ struct KobsConfig {
   store::EmbeddedStoreOptions embedded;
   store::RemoteStoreOptions remote;
   store::SchemaOptions schema;
+  store::WriterOptions writer;
+  otlp::ReceiverOptions otlp;
   std::string api_listen = "127.0.0.1:8080";
   std::string clickhouse_listen = "127.0.0.1:8123";
   chapi::ClickHouseEndpointOptions clickhouse;

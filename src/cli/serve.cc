@@ -14,10 +14,14 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "net/http_server.h"
+#include "otlp/grpc_receiver.h"
+#include "otlp/http_receiver.h"
+#include "otlp/ingest.h"
 #include "store/embedded_store.h"
 #include "store/instrumented_store.h"
 #include "store/remote_store.h"
 #include "store/schema.h"
+#include "store/writer.h"
 
 #ifndef KOBS_VERSION
 #define KOBS_VERSION "dev"
@@ -51,12 +55,25 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenStore(const KobsConfig& c) {
 
 absl::StatusOr<std::unique_ptr<net::HttpServer>> MakeServer(const std::string& listen,
                                                             const std::string& name,
-                                                            MetricsRegistry& metrics) {
+                                                            MetricsRegistry& metrics,
+                                                            int workers = 4,
+                                                            uint64_t max_body = 64ull << 20,
+                                                            decltype(net::HttpServerOptions::error_body)
+                                                                error_body = nullptr) {
   net::HttpServerOptions o;
   absl::Status s = SplitHostPort(listen, &o.host, &o.port);
   if (!s.ok()) return s;
   o.name = name;
+  o.worker_threads = workers;
+  o.max_body_bytes = max_body;
+  o.error_body = std::move(error_body);
   return net::HttpServer::Create(o, metrics);
+}
+
+// "http://host:port" for a listen address and the port actually bound.
+std::string Url(const std::string& listen, int port, bool http = true) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  return fmt::format("{}{}:{}", http ? "http://" : "", host, port);
 }
 
 }  // namespace
@@ -122,19 +139,46 @@ int RunServe(const KobsConfig& c) {
   auto schema = store::EnsureSchema(store, c.schema);
   if (!schema.ok()) return Fail("schema migration failed", schema.status());
   schema_gauge.Set(schema->current_version);
+
+  // OTLP ingest: receivers -> Ingest (decode) -> Writer (batch, spool) -> store.
+  auto writer = store::Writer::Create(store, c.writer, metrics);
+  if (!writer.ok()) return Fail("cannot start the writer", writer.status());
+  otlp::Ingest ingest(
+      [w = writer->get(), db = c.schema.database](otlp::Decoded& rows) {
+        return w->Write(otlp::ToTableRows(rows, db));
+      },
+      metrics);
+  otlp::HttpReceiver otlp_http_receiver(ingest, c.otlp);
+  std::unique_ptr<net::HttpServer> otlp_http;
+  if (!c.otlp.http_listen.empty()) {
+    auto server = MakeServer(c.otlp.http_listen, "otlp", metrics, c.otlp.http_workers,
+                             c.otlp.max_request_bytes, otlp::OtlpErrorBody);
+    if (!server.ok()) return Fail("cannot listen for OTLP/HTTP", server.status());
+    otlp_http = std::move(*server);
+    auto* r = &otlp_http_receiver;
+    otlp_http->Route("/v1/logs", [r](auto& rq, auto& rs) { r->Handle(otlp::Signal::kLogs, rq, rs); });
+    otlp_http->Route("/v1/traces",
+                     [r](auto& rq, auto& rs) { r->Handle(otlp::Signal::kTraces, rq, rs); });
+    otlp_http->Route("/v1/metrics",
+                     [r](auto& rq, auto& rs) { r->Handle(otlp::Signal::kMetrics, rq, rs); });
+    if (absl::Status st = otlp_http->Start(); !st.ok()) return Fail("cannot start OTLP/HTTP", st);
+  }
+  std::unique_ptr<otlp::GrpcReceiver> otlp_grpc;
+  if (!c.otlp.grpc_listen.empty()) {
+    auto g = otlp::GrpcReceiver::Start(ingest, c.otlp);
+    if (!g.ok()) return Fail("cannot listen for OTLP/gRPC", g.status());
+    otlp_grpc = std::move(*g);
+  }
   ready = true;
   ready_gauge.Set(1);
   const double startup_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   Log(log(), spdlog::level::info, "ready",
       {{"store", std::string((*backend)->backend())},
-       {"api", fmt::format("http://{}:{}", c.api_listen.substr(0, c.api_listen.rfind(':')),
-                           (*api)->port())},
-       {"clickhouse_http",
-        clickhouse ? fmt::format("http://{}:{}",
-                                 c.clickhouse_listen.substr(0, c.clickhouse_listen.rfind(':')),
-                                 clickhouse->port())
-                   : "disabled"},
+       {"api", Url(c.api_listen, (*api)->port())},
+       {"clickhouse_http", clickhouse ? Url(c.clickhouse_listen, clickhouse->port()) : "disabled"},
+       {"otlp_http", otlp_http ? Url(c.otlp.http_listen, otlp_http->port()) : "disabled"},
+       {"otlp_grpc", otlp_grpc ? Url(c.otlp.grpc_listen, otlp_grpc->port(), false) : "disabled"},
        {"schema_version", std::to_string(schema->current_version)},
        {"legacy_logs_layout", schema->logs_legacy_layout ? "true" : "false"},
        {"startup_ms", fmt::format("{:.0f}", startup_ms)}});
@@ -144,6 +188,11 @@ int RunServe(const KobsConfig& c) {
   Log(log(), spdlog::level::info, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   ready = false;
   ready_gauge.Set(0);
+  // Receivers first (their in-flight requests finish and are acknowledged), then the writer
+  // flushes what it holds, then the rest.
+  if (otlp_http) otlp_http->Stop(c.shutdown_grace);
+  if (otlp_grpc) otlp_grpc->Stop(c.shutdown_grace);
+  (*writer)->Stop();
   if (clickhouse) clickhouse->Stop(c.shutdown_grace);
   (*api)->Stop(c.shutdown_grace);
   backend->reset();  // closes every chDB connection before static destructors run

@@ -21,126 +21,22 @@
 #include "store/errors.h"
 #include "store/otel_rows.h"
 #include "store/remote_store.h"
+#include "kobs_process.h"
 #include "temp_dir.h"
 
 namespace kobs {
 namespace {
 
+using testing::KobsServer;
+using testing::RunKobs;
+
 using ::testing::HasSubstr;
-
-std::string Bin() {
-  const char* b = std::getenv("KOBS_BIN");
-  return b != nullptr ? b : KOBS_BIN_PATH;
-}
-
-struct Proc {
-  pid_t pid = -1;
-  int err_fd = -1;   // the child's stderr
-  int out_fd = -1;   // the child's stdout
-};
-
-Proc Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-  int err[2], out[2];
-  EXPECT_EQ(pipe(err), 0);
-  EXPECT_EQ(pipe(out), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(err[1], STDERR_FILENO);
-    dup2(out[1], STDOUT_FILENO);
-    close(err[0]);
-    close(out[0]);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> argv;
-    std::string bin = Bin();
-    argv.push_back(bin.data());
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  close(err[1]);
-  close(out[1]);
-  return {pid, err[0], out[0]};
-}
-
-std::string ReadAll(int fd) {
-  std::string s;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) s.append(buf, n);
-  close(fd);
-  return s;
-}
-
-int Wait(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// Runs a command to completion: {exit code, stdout, stderr}.
-struct Result {
-  int code;
-  std::string out, err;
-};
-Result RunKobs(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-  Proc p = Spawn(args, env);
-  std::string err;
-  std::thread t([&] { err = ReadAll(p.err_fd); });
-  std::string out = ReadAll(p.out_fd);
-  t.join();
-  return {Wait(p.pid), out, err};
-}
-
-class Server {
- public:
-  explicit Server(const std::string& data) {
-    proc_ = Spawn({"serve"}, {"KOBS_STORE_EMBEDDED_PATH=" + data, "KOBS_API_LISTEN=127.0.0.1:0",
-                              "KOBS_CLICKHOUSE_HTTP_LISTEN=127.0.0.1:0"});
-    close(proc_.out_fd);
-    std::string buf;
-    char c;
-    // Read log lines until "ready" (or exit).
-    while (read(proc_.err_fd, &c, 1) == 1) {
-      if (c != '\n') {
-        buf += c;
-        continue;
-      }
-      log_ += buf + "\n";
-      auto j = nlohmann::json::parse(buf, nullptr, false);
-      buf.clear();
-      if (!j.is_discarded() && j.value("msg", "") == "ready") {
-        ready_ = j;
-        break;
-      }
-    }
-  }
-  ~Server() {
-    if (proc_.pid > 0) Stop(SIGKILL);
-  }
-  bool ready() const { return !ready_.is_null(); }
-  std::string clickhouse_url() const { return ready_.value("clickhouse_http", ""); }
-  double startup_ms() const { return std::stod(ready_.value("startup_ms", "0")); }
-  const std::string& log() const { return log_; }
-  int Stop(int sig) {
-    kill(proc_.pid, sig);
-    log_ += ReadAll(proc_.err_fd);
-    int code = Wait(proc_.pid);
-    proc_.pid = -1;
-    return code;
-  }
-
- private:
-  Proc proc_;
-  nlohmann::json ready_;
-  std::string log_;
-};
 
 TEST(ServeE2ETest, ServesSqlDrainsOnSigtermAndSqlFallsBackToTheDataDirectory) {
   testing::TempDir dir;
   std::string data = dir.Sub("data");
   {
-    Server s(data);
+    KobsServer s(data);
     ASSERT_TRUE(s.ready()) << s.log();
     EXPECT_LT(s.startup_ms(), 2000) << "start to ready";
     auto r = RunKobs({"sql", "--url", s.clickhouse_url(),
@@ -178,7 +74,7 @@ TEST(ServeE2ETest, RestartsAfterKill9WithDataIntact) {
   testing::TempDir dir;
   std::string data = dir.Sub("data");
   {
-    Server s(data);
+    KobsServer s(data);
     ASSERT_TRUE(s.ready()) << s.log();
     ASSERT_EQ(RunKobs({"sql", "--url", s.clickhouse_url(),
                    "CREATE TABLE k9 (a UInt32) ENGINE = MergeTree ORDER BY a"}).code, 0);
@@ -186,7 +82,7 @@ TEST(ServeE2ETest, RestartsAfterKill9WithDataIntact) {
                    "INSERT INTO k9 SELECT number FROM numbers(1000)"}).code, 0);
     s.Stop(SIGKILL);
   }
-  Server again(data);
+  KobsServer again(data);
   ASSERT_TRUE(again.ready()) << again.log();
   auto r = RunKobs({"sql", "--url", again.clickhouse_url(), "SELECT count() FROM k9"});
   EXPECT_EQ(r.out, "1000\n");
@@ -198,7 +94,7 @@ TEST(ServeE2ETest, RestartsAfterKill9WithDataIntact) {
 TEST(ServeE2ETest, RemoteStoreWorksAgainstAKobsEndpoint) {
   using ::kobs::testing::IsOk;
   testing::TempDir dir;
-  Server s(dir.Sub("data"));
+  KobsServer s(dir.Sub("data"));
   ASSERT_TRUE(s.ready()) << s.log();
   store::RemoteStoreOptions o;
   o.url = s.clickhouse_url();

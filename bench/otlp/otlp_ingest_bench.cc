@@ -1,0 +1,318 @@
+// bench/otlp_ingest: end-to-end OTLP/HTTP protobuf log ingest into `kobs serve` (embedded
+// store), against the raw streaming-insert rate of the very same rows measured in the same
+// run. Realistic Kubernetes pod-log records, 1000 per request (10 pods x 100 records), sent by
+// --clients keep-alive connections. Prints medians of --runs runs, the ratio, the server's
+// peak RSS, request latency under load, and the time from request to queryable at low load.
+//
+//   build/bench/otlp/otlp_ingest_bench [--records N] [--clients N] [--runs N]
+#include <curl/curl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "k8s_log_rows.h"
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+#include "otlp/logs.h"
+#include "store/embedded_store.h"
+#include "store/otel_rows.h"
+#include "store/schema.h"
+#include "temp_dir.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace logs_v1 = ::opentelemetry::proto::collector::logs::v1;
+
+struct Args {
+  int records = 400'000;
+  int clients = 8;
+  int runs = 3;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+void SetAttr(google::protobuf::RepeatedPtrField<opentelemetry::proto::common::v1::KeyValue>* kvs,
+             const std::string& k, const std::string& v) {
+  auto* kv = kvs->Add();
+  kv->set_key(k);
+  kv->mutable_value()->set_string_value(v);
+}
+
+// Requests of 10 resources x 100 records, from the shared realistic row generator.
+std::vector<std::string> MakeRequests(int records) {
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  auto rows = kobs::testing::MakeK8sLogRows(records, now_ns);
+  std::vector<std::string> out;
+  for (int i = 0; i < records; i += 1000) {
+    logs_v1::ExportLogsServiceRequest req;
+    for (int p = i; p < std::min(records, i + 1000); p += 100) {
+      auto* rl = req.add_resource_logs();
+      for (const auto& [k, v] : rows[p].resource_attributes) {
+        SetAttr(rl->mutable_resource()->mutable_attributes(), k, v);
+      }
+      SetAttr(rl->mutable_resource()->mutable_attributes(), "service.name", rows[p].service_name);
+      auto* sl = rl->add_scope_logs();
+      sl->mutable_scope()->set_name("kobs-agent");
+      for (int k = p; k < std::min(records, p + 100); ++k) {
+        auto* r = sl->add_log_records();
+        r->set_time_unix_nano(rows[k].timestamp_ns);
+        r->set_observed_time_unix_nano(rows[k].timestamp_ns + 1000);
+        r->mutable_body()->set_string_value(rows[k].body);
+        for (const auto& [ak, av] : rows[k].log_attributes) SetAttr(r->mutable_attributes(), ak, av);
+      }
+    }
+    out.push_back(req.SerializeAsString());
+  }
+  return out;
+}
+
+size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
+size_t Append(char* p, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(p, size * n);
+  return size * n;
+}
+
+class Client {
+ public:
+  Client() : curl_(curl_easy_init()) {}
+  ~Client() { curl_easy_cleanup(curl_); }
+  // POSTs `body` as protobuf; returns the HTTP status.
+  long Post(const std::string& url, const std::string& body) {
+    curl_easy_reset(curl_);
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/x-protobuf");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Discard);
+    long status = 0;
+    if (curl_easy_perform(curl_) == CURLE_OK) curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    return status;
+  }
+  std::string Get(const std::string& url) {
+    std::string out;
+    curl_easy_reset(curl_);
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Append);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &out);
+    curl_easy_perform(curl_);
+    return out;
+  }
+
+ private:
+  CURL* curl_;
+};
+
+std::string Escape(const std::string& s) {
+  char* e = curl_easy_escape(nullptr, s.c_str(), static_cast<int>(s.size()));
+  std::string out(e);
+  curl_free(e);
+  return out;
+}
+
+struct Server {
+  pid_t pid = -1;
+  std::string otlp, clickhouse;
+};
+
+Server StartKobs(const std::string& dir) {
+  int err[2];
+  if (pipe(err) != 0) std::exit(1);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(err[1], STDERR_FILENO);
+    close(err[0]);
+    setenv("KOBS_STORE_EMBEDDED_PATH", (dir + "/data").c_str(), 1);
+    setenv("KOBS_STORE_WRITER_SPOOL_DIR", (dir + "/spool").c_str(), 1);
+    setenv("KOBS_API_LISTEN", "127.0.0.1:0", 1);
+    setenv("KOBS_CLICKHOUSE_HTTP_LISTEN", "127.0.0.1:0", 1);
+    setenv("KOBS_OTLP_HTTP_LISTEN", "127.0.0.1:0", 1);
+    setenv("KOBS_OTLP_GRPC_LISTEN", "", 1);
+    setenv("KOBS_LOG_LEVEL", "warn", 0);
+    const char* bin = std::getenv("KOBS_BIN") ? std::getenv("KOBS_BIN") : KOBS_BIN_PATH;
+    execl(bin, bin, "serve", nullptr);
+    _exit(127);
+  }
+  close(err[1]);
+  Server s{pid};
+  std::string line;
+  char c;
+  while (read(err[0], &c, 1) == 1) {
+    if (c != '\n') {
+      line += c;
+      continue;
+    }
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    line.clear();
+    if (!j.is_discarded() && j.value("msg", "") == "ready") {
+      s.otlp = j.value("otlp_http", "");
+      s.clickhouse = j.value("clickhouse_http", "");
+      break;
+    }
+  }
+  // Keep draining stderr so the server never blocks on a full pipe.
+  std::thread([fd = err[0]] {
+    char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    close(fd);
+  }).detach();
+  if (s.otlp.empty()) {
+    std::fprintf(stderr, "kobs serve did not get ready\n");
+    std::exit(1);
+  }
+  return s;
+}
+
+long PeakRssKb(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+// Raw ceiling: the same rows (decoded from the same requests, not timed) streamed into a
+// fresh embedded store in 20-request batches on one connection.
+double RawRate(const std::vector<std::string>& requests, int records) {
+  std::vector<std::string> batches;
+  std::string batch;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    logs_v1::ExportLogsServiceRequest req;
+    req.ParseFromString(requests[i]);
+    kobs::otlp::Decoded d;
+    kobs::otlp::DecodeLogs(req, &d);
+    batch += d.at(kobs::otlp::Table::kLogs).data;
+    if ((i + 1) % 20 == 0 || i + 1 == requests.size()) batches.push_back(std::move(batch)), batch.clear();
+  }
+  kobs::testing::TempDir tmp;
+  auto store = kobs::store::EmbeddedStore::Create({.path = tmp.Sub("data")});
+  if (!store.ok()) std::exit(1);
+  (void)kobs::store::EnsureSchema(**store, {.database = "default", .ttl = std::chrono::seconds(0)});
+  auto start = Clock::now();
+  for (const auto& b : batches) {
+    if (!(*store)->Insert("otel_logs", kobs::store::LogColumns(), "RowBinary", b).ok()) std::exit(1);
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  (*store)->Close();
+  return records / secs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "--records") a.records = std::atoi(argv[i + 1]);
+    else if (k == "--clients") a.clients = std::atoi(argv[i + 1]);
+    else if (k == "--runs") a.runs = std::atoi(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "unknown option %s\n", argv[i]);
+      return 2;
+    }
+  }
+  curl_global_init(CURL_GLOBAL_ALL);
+  auto requests = MakeRequests(a.records);
+  size_t bytes = 0;
+  for (const auto& r : requests) bytes += r.size();
+  std::printf("otlp_ingest: %d records in %zu OTLP/HTTP protobuf requests (%.0f B/record), "
+              "%d clients, %d runs (medians)\n",
+              a.records, requests.size(), static_cast<double>(bytes) / a.records, a.clients, a.runs);
+
+  std::vector<double> raw_rates, otlp_rates, ratios, lat_all, visible;
+  long peak_rss_kb = 0;
+  for (int run = 0; run < a.runs; ++run) {
+    double raw = RawRate(requests, a.records);
+    kobs::testing::TempDir tmp;
+    Server s = StartKobs(tmp.path().string());
+    std::atomic<size_t> next{0};
+    std::atomic<int> failures{0};
+    std::vector<std::vector<double>> lat(a.clients);
+    auto start = Clock::now();
+    std::vector<std::thread> threads;
+    for (int c = 0; c < a.clients; ++c) {
+      threads.emplace_back([&, c] {
+        Client client;
+        const std::string url = s.otlp + "/v1/logs";
+        for (size_t i; (i = next++) < requests.size();) {
+          auto t0 = Clock::now();
+          long status = client.Post(url, requests[i]);
+          lat[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+          if (status != 200) ++failures;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    Client q;
+    std::string count = q.Get(s.clickhouse + "/?query=" + Escape("SELECT count() FROM otel_logs"));
+    if (failures > 0 || std::atol(count.c_str()) != a.records) {
+      std::fprintf(stderr, "run %d: %d failed requests, %s rows stored (want %d)\n", run,
+                   failures.load(), count.c_str(), a.records);
+      return 1;
+    }
+    // Low load: one record at a time; it must be queryable as soon as it is acknowledged.
+    for (int i = 0; i < 50; ++i) {
+      logs_v1::ExportLogsServiceRequest one;
+      auto* r = one.add_resource_logs()->add_scope_logs()->add_log_records();
+      std::string marker = fmt::format("probe-{}-{}", run, i);
+      r->mutable_body()->set_string_value(marker);
+      r->set_time_unix_nano(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count());
+      auto t0 = Clock::now();
+      if (q.Post(s.otlp + "/v1/logs", one.SerializeAsString()) != 200) return 1;
+      while (q.Get(s.clickhouse + "/?query=" +
+                   Escape(fmt::format("SELECT count() FROM otel_logs WHERE Body = '{}'", marker))) !=
+             "1\n") {
+      }
+      visible.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    peak_rss_kb = std::max(peak_rss_kb, PeakRssKb(s.pid));
+    kill(s.pid, SIGTERM);
+    waitpid(s.pid, nullptr, 0);
+    double rate = a.records / secs;
+    raw_rates.push_back(raw);
+    otlp_rates.push_back(rate);
+    ratios.push_back(rate / raw);
+    for (auto& l : lat) lat_all.insert(lat_all.end(), l.begin(), l.end());
+    std::printf("run %d: raw %.0f rows/s, otlp %.0f records/s, ratio %.2f\n", run, raw, rate,
+                rate / raw);
+  }
+  double rate = Median(otlp_rates);
+  std::printf("raw_insert_rows_per_s      %10.0f\n", Median(raw_rates));
+  std::printf("otlp_http_records_per_s    %10.0f  (%.1f MB/s of protobuf)\n", rate,
+              rate * bytes / a.records / 1e6);
+  std::printf("ratio_vs_raw               %10.2f  (target >= 0.70)\n", Median(ratios));
+  std::printf("server_peak_rss_mb         %10.0f\n", peak_rss_kb / 1024.0);
+  std::printf("request_latency_ms p50 %.1f p99 %.1f (1000 records, under full load)\n",
+              Percentile(lat_all, 0.5), Percentile(lat_all, 0.99));
+  std::printf("request_to_queryable_ms p50 %.1f p99 %.1f (single record, low load)\n",
+              Percentile(visible, 0.5), Percentile(visible, 0.99));
+  return 0;
+}
