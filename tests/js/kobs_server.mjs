@@ -17,6 +17,9 @@ export async function startKobs(extraEnv = {}) {
       KOBS_STORE_EMBEDDED_PATH: join(dir, 'data'),
       KOBS_API_LISTEN: '127.0.0.1:0',
       KOBS_CLICKHOUSE_HTTP_LISTEN: '127.0.0.1:0',
+      KOBS_OTLP_HTTP_LISTEN: '127.0.0.1:0',
+      KOBS_OTLP_GRPC_LISTEN: '127.0.0.1:0',
+      KOBS_STORE_WRITER_SPOOL_DIR: join(dir, 'spool'),
       ...extraEnv,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -36,6 +39,8 @@ export async function startKobs(extraEnv = {}) {
   return {
     clickhouseUrl: ready.clickhouse_http,
     apiUrl: ready.api,
+    otlpHttpUrl: ready.otlp_http,
+    otlpGrpcAddr: ready.otlp_grpc,
     lines,
     async stop() {
       const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));

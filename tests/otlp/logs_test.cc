@@ -6,15 +6,11 @@
 #include <gtest/gtest.h>
 
 #include "otlp/attributes.h"
-#include "status_matchers.h"
-#include "store/embedded_store.h"
-#include "store/schema.h"
-#include "temp_dir.h"
+#include "store_fixture.h"
 
 namespace kobs::otlp {
 namespace {
 
-using ::kobs::testing::IsOk;
 namespace logs_v1 = ::opentelemetry::proto::collector::logs::v1;
 namespace common_v1 = ::opentelemetry::proto::common::v1;
 
@@ -25,46 +21,19 @@ void Attr(google::protobuf::RepeatedPtrField<common_v1::KeyValue>* kvs, const st
   kv->mutable_value()->set_string_value(v);
 }
 
-class LogsTest : public ::testing::Test {
+class LogsTest : public StoreFixture {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    auto s = store::EmbeddedStore::Create({.path = dir_->Sub("data")});
-    ASSERT_THAT(s, IsOk());
-    store_ = s->release();
-    ASSERT_THAT(store::EnsureSchema(*store_, {.database = "logs", .ttl = std::chrono::seconds(0)}),
-                IsOk());
-  }
-  static void TearDownTestSuite() {
-    delete store_;
-    delete dir_;
-  }
-
   // Decodes, inserts, and returns the rows as TSV in insertion order.
   std::string RoundTrip(const logs_v1::ExportLogsServiceRequest& req, Decoded* d) {
     DecodeLogs(req, d);
-    EXPECT_THAT(store_->Query("TRUNCATE TABLE logs.otel_logs", {}), IsOk());
-    if (d->at(Table::kLogs).rows > 0) {
-      EXPECT_THAT(store_->Insert("logs.otel_logs", TableColumns(Table::kLogs), "RowBinary",
-                                 d->at(Table::kLogs).data),
-                  IsOk());
-    }
-    auto r = store_->Query(
+    Replace(*d);
+    return Tsv(
         "SELECT Timestamp, TraceId, SpanId, TraceFlags, SeverityText, SeverityNumber, "
         "ServiceName, Body, ResourceSchemaUrl, ResourceAttributes, ScopeSchemaUrl, ScopeName, "
-        "ScopeVersion, ScopeAttributes, LogAttributes, EventName FROM logs.otel_logs "
-        "ORDER BY Timestamp",
-        {.format = "TabSeparated"});
-    EXPECT_THAT(r, IsOk());
-    return r.ok() ? r->data : "";
+        "ScopeVersion, ScopeAttributes, LogAttributes, EventName FROM otlp.otel_logs "
+        "ORDER BY Timestamp");
   }
-
-  static testing::TempDir* dir_;
-  static store::EmbeddedStore* store_;
 };
-
-testing::TempDir* LogsTest::dir_ = nullptr;
-store::EmbeddedStore* LogsTest::store_ = nullptr;
 
 TEST_F(LogsTest, MapsEveryColumnAsTheExporterDoes) {
   logs_v1::ExportLogsServiceRequest req;
