@@ -152,7 +152,6 @@ Server StartKobs(const std::string& dir) {
     setenv("KOBS_CLICKHOUSE_HTTP_LISTEN", "127.0.0.1:0", 1);
     setenv("KOBS_OTLP_HTTP_LISTEN", "127.0.0.1:0", 1);
     setenv("KOBS_OTLP_GRPC_LISTEN", "", 1);
-    setenv("KOBS_LOG_LEVEL", "warn", 0);
     const char* bin = std::getenv("KOBS_BIN") ? std::getenv("KOBS_BIN") : KOBS_BIN_PATH;
     execl(bin, bin, "serve", nullptr);
     _exit(127);
@@ -237,6 +236,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  setvbuf(stdout, nullptr, _IOLBF, 0);
   curl_global_init(CURL_GLOBAL_ALL);
   auto requests = MakeRequests(a.records);
   size_t bytes = 0;

@@ -57,8 +57,10 @@ const std::vector<OptionDoc>& Options() {
       Opt("store.writer.max_batch_rows", "Rows per insert: a table's batch is written when it "
                                          "reaches this many rows.", "100000"),
       Opt("store.writer.max_batch_bytes", "... or this many bytes.", "32MiB"),
-      Opt("store.writer.flush_interval", "... or when its oldest row has waited this long.",
-          "200ms"),
+      Opt("store.writer.flush_interval", "... or when its oldest row has waited this long. "
+                                         "Under load, batches grow while the previous one "
+                                         "is written (group commit).",
+          "50ms"),
       Opt("store.writer.max_pending_bytes", "Rows held in memory across tables; beyond it "
                                             "senders get 429 / RESOURCE_EXHAUSTED.", "256MiB"),
       Opt("store.writer.spool_dir", "Disk spool for acknowledged rows the store cannot take "

@@ -31,8 +31,10 @@ struct WriterOptions {
   uint64_t max_batch_rows = 100'000;
   // ... or this many bytes...
   uint64_t max_batch_bytes = 32ull << 20;
-  // ... or when its oldest row has waited this long.
-  std::chrono::milliseconds flush_interval{200};
+  // ... or when its oldest row has waited this long. Under load, rows that arrive while a batch
+  // is being inserted form the next batch, so batches grow with the load (group commit) and this
+  // bounds only the latency at low load, and the part rate (one part per table per interval).
+  std::chrono::milliseconds flush_interval{50};
   // Bytes held in memory across tables; Write() beyond it fails with ResourceExhausted.
   uint64_t max_pending_bytes = 256ull << 20;
   // Spool directory; empty disables the spool (store failures then go back to the callers).
