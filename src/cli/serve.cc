@@ -76,6 +76,13 @@ std::string Url(const std::string& listen, int port, bool http = true) {
   return fmt::format("{}{}:{}", http ? "http://" : "", host, port);
 }
 
+// Whether a "host:port" listen address only accepts connections from this machine.
+bool IsLoopbackListen(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 }  // namespace
 
 int RunServe(const KobsConfig& c) {
@@ -155,13 +162,15 @@ int RunServe(const KobsConfig& c) {
                              c.otlp.max_request_bytes, otlp::OtlpErrorBody);
     if (!server.ok()) return Fail("cannot listen for OTLP/HTTP", server.status());
     otlp_http = std::move(*server);
-    auto* r = &otlp_http_receiver;
-    otlp_http->Route("/v1/logs", [r](auto& rq, auto& rs) { r->Handle(otlp::Signal::kLogs, rq, rs); });
-    otlp_http->Route("/v1/traces",
-                     [r](auto& rq, auto& rs) { r->Handle(otlp::Signal::kTraces, rq, rs); });
-    otlp_http->Route("/v1/metrics",
-                     [r](auto& rq, auto& rs) { r->Handle(otlp::Signal::kMetrics, rq, rs); });
+    otlp_http_receiver.Register(*otlp_http);
     if (absl::Status st = otlp_http->Start(); !st.ok()) return Fail("cannot start OTLP/HTTP", st);
+  }
+  for (const std::string& listen : {c.otlp.http_listen, c.otlp.grpc_listen}) {
+    if (!listen.empty() && c.otlp.bearer_token.empty() && !IsLoopbackListen(listen)) {
+      Log(log(), spdlog::level::warn,
+          "OTLP accepts unauthenticated senders from the network: set otlp.bearer_token",
+          {{"listen", listen}});
+    }
   }
   std::unique_ptr<otlp::GrpcReceiver> otlp_grpc;
   if (!c.otlp.grpc_listen.empty()) {

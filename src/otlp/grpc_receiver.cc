@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "common/absl_compat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
@@ -18,7 +20,18 @@ namespace metrics_v1 = ::opentelemetry::proto::collector::metrics::v1;
 
 grpc::Status ToGrpc(const absl::Status& s) {
   // absl and gRPC share the canonical code numbers.
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(ToStd(s.message())));
+  const auto code = static_cast<grpc::StatusCode>(s.code());
+  std::string message(ToStd(s.message()));
+  const int delay = RetryAfterSeconds(s.code());
+  if (delay == 0) return grpc::Status(code, message);
+  // Backpressure: a RetryInfo detail makes the sender retry (as HTTP's Retry-After does).
+  google::rpc::RetryInfo retry;
+  retry.mutable_retry_delay()->set_seconds(delay);
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(code));
+  details.set_message(message);
+  details.add_details()->PackFrom(retry);
+  return grpc::Status(code, message, details.SerializeAsString());
 }
 
 grpc::Status Authorize(const grpc::ServerContext& context, const std::string& token) {

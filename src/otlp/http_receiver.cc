@@ -61,9 +61,9 @@ void SendStatus(net::ResponseWriter& w, int http_status, const absl::Status& sta
   google::rpc::Status body;
   body.set_code(static_cast<int>(status.code()));
   body.set_message(std::string(ToStd(status.message())));
-  if (http_status == 429 || http_status == 503) {
+  if (int retry = RetryAfterSeconds(status.code()); retry > 0) {
     // Senders back off on their own too; this is the floor (OTLP spec: honour Retry-After).
-    w.SetHeader("Retry-After", http_status == 429 ? "1" : "5");
+    w.SetHeader("Retry-After", std::to_string(retry));
   }
   if (encoding == Encoding::kJson) {
     net::Reply(w, http_status, "application/json", PrintOtlpJson(body));
@@ -155,6 +155,15 @@ absl::StatusOr<ReceiverOptions> ParseReceiverOptions(const YAML::Node& node) {
     return absl::InvalidArgumentError("otlp.max_request_size must be at least 1KiB");
   }
   return o;
+}
+
+void HttpReceiver::Register(net::HttpServer& server) {
+  for (Signal signal : {Signal::kLogs, Signal::kTraces, Signal::kMetrics}) {
+    server.Route(fmt::format("/v1/{}", SignalName(signal)),
+                 [this, signal](const net::Request& rq, net::ResponseWriter& rs) {
+                   Handle(signal, rq, rs);
+                 });
+  }
 }
 
 void HttpReceiver::Handle(Signal signal, const net::Request& request,

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "net/http.h"
+#include "net/http_server.h"
 #include "otlp/ingest.h"
 
 namespace YAML {
@@ -38,6 +39,9 @@ class HttpReceiver {
   HttpReceiver(Ingest& ingest, ReceiverOptions options) : ingest_(ingest), options_(std::move(options)) {}
 
   void Handle(Signal signal, const net::Request& request, net::ResponseWriter& response);
+  // Routes /v1/logs, /v1/traces and /v1/metrics of `server` here. The server should be made
+  // with OtlpErrorBody and max_body_bytes = max_request_bytes.
+  void Register(net::HttpServer& server);
 
  private:
   Ingest& ingest_;

@@ -56,6 +56,15 @@ absl::StatusOr<ExportResult> Ingest::Export(
   return Store(Signal::kMetrics, rows);
 }
 
+int RetryAfterSeconds(absl::StatusCode code) {
+  // Memory full clears as soon as a batch is written; a store outage takes longer.
+  switch (code) {
+    case absl::StatusCode::kResourceExhausted: return 1;
+    case absl::StatusCode::kUnavailable: return 5;
+    default: return 0;
+  }
+}
+
 absl::StatusOr<ExportResult> Ingest::Store(Signal signal, Decoded& rows) {
   const std::string name(SignalName(signal));
   const uint64_t n = rows.total_rows();

@@ -34,6 +34,10 @@ struct ExportResult {
   std::string message;
 };
 
+// How long a sender refused with `code` should wait before retrying: 0 when it should not
+// retry. Sent as Retry-After over HTTP and as google.rpc.RetryInfo over gRPC.
+int RetryAfterSeconds(absl::StatusCode code);
+
 // Moves the non-empty tables of `rows` into writer parts for tables in `database`.
 std::vector<store::TableRows> ToTableRows(Decoded& rows, const std::string& database);
 
