@@ -73,6 +73,16 @@ size_t ReadChunk(char* p, size_t size, size_t n, void* in) {
   return k;
 }
 
+std::string Varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+
 logs_v1::ExportLogsServiceRequest OneLog(const std::string& trace_id = "") {
   logs_v1::ExportLogsServiceRequest req;
   auto* r = req.add_resource_logs()->add_scope_logs()->add_log_records();
@@ -218,6 +228,35 @@ TEST_F(ReceiverTest, HttpErrorsComeAsStatusInTheRequestEncoding) {
   r = Post("/v1/logs", kProto, "not gzip", {"Content-Encoding: gzip"});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(rows_, 0u);
+}
+
+TEST_F(ReceiverTest, TruncatedAndDeeplyNestedInputsGet400AndTheServerGoesOn) {
+  Start({});
+  std::string wire = OneLog().SerializeAsString();
+  for (size_t cut = 1; cut < wire.size(); ++cut) {
+    auto r = Post("/v1/logs", kProto, wire.substr(0, cut));
+    // A cut at a field boundary can still be a valid (smaller) message; otherwise 400.
+    EXPECT_TRUE(r.status == 200 || r.status == 400) << "cut at " << cut << ": " << r.status;
+  }
+  // An AnyValue nested far beyond protobuf's recursion limit.
+  std::string value;  // AnyValue{array_value: ArrayValue{values: [value]}}, 5000 deep
+  for (int i = 0; i < 5000; ++i) {
+    std::string array = "\x0a" + Varint(value.size()) + value;     // ArrayValue.values = 1
+    value = "\x2a" + Varint(array.size()) + array;                  // AnyValue.array_value = 5
+  }
+  std::string record = "\x2a" + Varint(value.size()) + value;      // LogRecord.body = 5
+  std::string scope = "\x12" + Varint(record.size()) + record;     // ScopeLogs.log_records = 2
+  std::string resource = "\x12" + Varint(scope.size()) + scope;    // ResourceLogs.scope_logs = 2
+  std::string request = "\x0a" + Varint(resource.size()) + resource;
+  EXPECT_EQ(Post("/v1/logs", kProto, request).status, 400);
+  std::string json = R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":)";
+  for (int i = 0; i < 5000; ++i) json += R"({"arrayValue":{"values":[)";
+  EXPECT_EQ(Post("/v1/logs", kJson, json).status, 400);
+  for (int i = 0; i < 5000; ++i) json += "]}}";
+  json += "}]}]}]}";
+  EXPECT_EQ(Post("/v1/logs", kJson, json).status, 400);
+  // Still serving.
+  EXPECT_EQ(Post("/v1/logs", kProto, wire).status, 200);
 }
 
 TEST_F(ReceiverTest, HttpBackpressureSetsRetryAfter) {
