@@ -72,6 +72,11 @@ const std::vector<OptionDoc>& Options() {
           "10s"),
       Opt("store.writer.fsync", "fdatasync spool writes (survive power loss, not only a crash).",
           "false"),
+      Opt("store.writer.write_ahead",
+          "Acknowledge rows once they are in the spool and insert them from there in batches of "
+          "up to max_batch_rows (queryable shortly after); false: acknowledge after the insert, "
+          "spooling only when the store fails. Needs spool_dir.",
+          "true"),
       Opt("otlp.http_listen", "OTLP/HTTP receiver address (/v1/logs, /v1/traces, /v1/metrics); "
                               "empty disables it.", "127.0.0.1:4318"),
       Opt("otlp.grpc_listen", "OTLP/gRPC receiver address; empty disables it.",

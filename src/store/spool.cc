@@ -130,10 +130,10 @@ std::string Spool::SegmentPath(uint64_t seq) const {
 
 absl::Status Spool::Recover() {
   absl::MutexLock lock(&mu_);
-  uint64_t pos_seq = 0, pos_offset = 0;
+  uint64_t pos_seq = 0, pos_offset = 0, claim = 0;
   {
     std::ifstream in(options_.dir + "/position");
-    in >> pos_seq >> pos_offset;
+    in >> pos_seq >> pos_offset >> claim;  // the claim is absent from older position files
   }
   std::vector<uint64_t> seqs;
   for (const auto& f : fs::directory_iterator(options_.dir)) {
@@ -180,6 +180,7 @@ absl::Status Spool::Recover() {
     segments_.push_back({seq, offset});
   }
   if (!segments_.empty()) {
+    claim_entries_ = std::min<uint64_t>(claim, pending_.size());
     Log(Logger("store"), spdlog::level::info, "spool recovered",
         {{"dir", options_.dir}, {"entries", std::to_string(pending_.size())},
          {"bytes", std::to_string(pending_bytes_)}});
@@ -233,45 +234,83 @@ absl::Status Spool::Append(const SpoolEntry& entry) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<SpoolEntry>> Spool::Front() {
-  absl::MutexLock lock(&mu_);
-  if (pending_.empty()) return std::optional<SpoolEntry>();
-  // Skip fully read segments (their deletion may have been interrupted).
+void Spool::DropReadSegments() {
+  // Fully read segments go (their deletion may have been interrupted by a crash).
   while (read_offset_ >= segments_.front().size && segments_.size() > 1) {
     fs::remove(SegmentPath(segments_.front().seq));
     segments_.pop_front();
     read_offset_ = 0;
   }
-  const Segment& seg = segments_.front();
-  int fd = open(SegmentPath(seg.seq).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::UnavailableError(fmt::format("cannot read spool segment {}", SegmentPath(seg.seq)));
-  }
-  SpoolEntry e;
-  uint64_t n = ReadEntry(fd, read_offset_, seg.size, &e);
-  close(fd);
-  if (n == 0) {
-    return absl::DataLossError(fmt::format("spool entry {}-{} is unreadable", seg.seq, read_offset_));
-  }
-  e.id = fmt::format("{}-{}", seg.seq, read_offset_);
-  front_size_ = n;
-  return std::optional<SpoolEntry>(std::move(e));
 }
 
-absl::Status Spool::PopFront() {
+absl::StatusOr<std::optional<SpoolEntry>> Spool::Claim(uint64_t max_rows, uint64_t max_bytes) {
+  uint64_t seq, start, fixed;
+  std::vector<uint64_t> sizes;  // of the candidate entries, all in the front segment
+  {
+    absl::MutexLock lock(&mu_);
+    if (pending_.empty()) return std::optional<SpoolEntry>();
+    DropReadSegments();
+    seq = segments_.front().seq;
+    start = read_offset_;
+    fixed = claim_entries_;
+    uint64_t end = start;
+    for (const auto& [size, appended] : pending_) {
+      if (end + size > segments_.front().size || (fixed > 0 && sizes.size() == fixed)) break;
+      sizes.push_back(size);
+      end += size;
+    }
+  }
+  // Appends only ever go past what is read here, so the reading needs no lock.
+  const std::string path = SegmentPath(seq);
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::UnavailableError(fmt::format("cannot read spool segment {}", path));
+  SpoolEntry merged;
+  uint64_t offset = start, count = 0;
+  for (uint64_t size : sizes) {
+    SpoolEntry e;
+    if (ReadEntry(fd, offset, offset + size, &e) != size) {
+      close(fd);
+      return absl::DataLossError(fmt::format("spool entry {}-{} is unreadable", seq, offset));
+    }
+    if (count > 0 && fixed == 0 &&
+        (e.table != merged.table || e.format != merged.format || e.columns != merged.columns ||
+         merged.rows + e.rows > max_rows || merged.data.size() + e.data.size() > max_bytes)) {
+      break;
+    }
+    if (count == 0) {
+      merged = std::move(e);
+    } else {
+      merged.data += e.data;
+      merged.rows += e.rows;
+    }
+    offset += size;
+    ++count;
+  }
+  close(fd);
+  merged.id = fmt::format("{}-{}-{}", seq, start, count);
   absl::MutexLock lock(&mu_);
-  if (!front_size_.has_value() || pending_.empty()) {
-    return absl::FailedPreconditionError("spool: PopFront without Front");
+  claim_out_ = true;
+  if (claim_entries_ != count) {
+    // Persisted before the insert, so that a crash re-forms exactly this claim.
+    claim_entries_ = count;
+    if (absl::Status s = SavePosition(); !s.ok()) return s;
   }
-  read_offset_ += *front_size_;
-  pending_bytes_ -= pending_.front().first;
-  pending_.pop_front();
-  front_size_.reset();
-  if (read_offset_ >= segments_.front().size && segments_.size() > 1) {
-    fs::remove(SegmentPath(segments_.front().seq));
-    segments_.pop_front();
-    read_offset_ = 0;
+  return std::optional<SpoolEntry>(std::move(merged));
+}
+
+absl::Status Spool::Release() {
+  absl::MutexLock lock(&mu_);
+  if (!claim_out_ || claim_entries_ == 0 || pending_.size() < claim_entries_) {
+    return absl::FailedPreconditionError("spool: Release without Claim");
   }
+  for (uint64_t i = 0; i < claim_entries_; ++i) {
+    read_offset_ += pending_.front().first;
+    pending_bytes_ -= pending_.front().first;
+    pending_.pop_front();
+  }
+  claim_entries_ = 0;
+  claim_out_ = false;
+  DropReadSegments();
   return SavePosition();
 }
 
@@ -279,7 +318,7 @@ absl::Status Spool::SavePosition() {
   const std::string tmp = options_.dir + "/position.tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << segments_.front().seq << " " << read_offset_ << "\n";
+    out << segments_.front().seq << " " << read_offset_ << " " << claim_entries_ << "\n";
     if (!out) return absl::UnavailableError(fmt::format("cannot write {}", tmp));
   }
   if (options_.fsync) {

@@ -1,8 +1,10 @@
 // Spool: an on-disk FIFO of insert batches that were acknowledged to senders but are not in
 // the store yet. Append-only segment files of CRC-checked entries plus a persisted read
 // position; a torn tail (crash mid-append) is detected and cut off when the spool opens.
-// Each entry has a stable id ("<segment>-<offset>") used as the insert deduplication token,
-// so replaying an entry whose insert succeeded just before a crash stores it only once.
+// Entries are read back in claims: runs of consecutive entries for the same table, merged
+// into one insert. A claim is persisted before it is handed out and has a stable id
+// ("<segment>-<offset>-<entries>") used as the insert deduplication token, so a claim whose
+// insert succeeded just before a crash is re-formed identically and stored only once.
 // Thread-safe.
 #pragma once
 
@@ -20,7 +22,7 @@
 namespace kobs::store {
 
 struct SpoolEntry {
-  std::string id;  // stable: "<segment>-<offset>"
+  std::string id;  // of a claim: "<segment>-<offset>-<entries>", stable across restarts
   std::string table;
   std::vector<std::string> columns;
   std::string format;
@@ -47,11 +49,15 @@ class Spool {
   // Appends an entry (its id is assigned here). ResourceExhausted when it would exceed
   // max_bytes.
   absl::Status Append(const SpoolEntry& entry);
-  // The oldest pending entry, read from disk; nullopt when the spool is empty.
-  absl::StatusOr<std::optional<SpoolEntry>> Front();
-  // Marks the entry Front() returned as done (persists the read position; deletes segments
-  // that are fully read).
-  absl::Status PopFront();
+  // The oldest pending entries, read from disk and merged: the oldest entry, plus the entries
+  // after it for the same table, columns and format while the total stays within `max_rows`
+  // and `max_bytes`. A claim left unreleased by a crash is handed out again, identically.
+  // nullopt when the spool is empty.
+  absl::StatusOr<std::optional<SpoolEntry>> Claim(uint64_t max_rows = 1,
+                                                  uint64_t max_bytes = UINT64_MAX);
+  // Marks the last claim as done (persists the read position; deletes segments that are fully
+  // read).
+  absl::Status Release();
 
   bool empty() const;
   uint64_t bytes() const;    // bytes of pending entries
@@ -68,6 +74,7 @@ class Spool {
   absl::Status Recover();
   absl::Status OpenWriter(uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SavePosition() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropReadSegments() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string SegmentPath(uint64_t seq) const;
 
   const SpoolOptions options_;
@@ -78,7 +85,10 @@ class Spool {
   // Per pending entry: its size on disk and append time, oldest first.
   std::deque<std::pair<uint64_t, int64_t>> pending_ ABSL_GUARDED_BY(mu_);
   uint64_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  std::optional<uint64_t> front_size_ ABSL_GUARDED_BY(mu_);  // size of the entry Front() read
+  // Entries of the current claim (persisted in the position file); 0 when none is out.
+  uint64_t claim_entries_ ABSL_GUARDED_BY(mu_) = 0;
+  // Whether claim_entries_ was handed out (by Claim) since it was set.
+  bool claim_out_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace kobs::store

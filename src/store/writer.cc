@@ -136,6 +136,14 @@ class WriterImpl final : public Writer {
                                {{"reason", reason}});
   }
 
+  void ObserveInsert(uint64_t rows, Clock::time_point start) {
+    metrics_.GetHistogram("kobs_writer_insert_seconds", "Time to insert one batch.")
+        .Observe(std::chrono::duration<double>(Clock::now() - start).count());
+    metrics_.GetHistogram("kobs_writer_insert_rows", "Rows per insert.", {},
+                          {100, 1000, 10000, 50000, 100000, 500000})
+        .Observe(static_cast<double>(rows));
+  }
+
   bool Due(const Batch& b, Clock::time_point now) const {
     return b.rows >= o_.max_batch_rows || b.data.size() >= o_.max_batch_bytes ||
            now - b.first >= o_.flush_interval;
@@ -179,17 +187,18 @@ class WriterImpl final : public Writer {
   // Inserts one batch, or spools it: OK means durable.
   absl::Status Flush(const Batch& b) {
     const std::string table_label = b.table;
-    metrics_.GetHistogram("kobs_writer_batch_rows", "Rows per flushed batch.", {},
+    metrics_.GetHistogram("kobs_writer_batch_rows",
+                          "Rows per acknowledged group (inserted or spooled).", {},
                           {100, 1000, 10000, 50000, 100000, 500000})
         .Observe(static_cast<double>(b.rows));
     const auto start = Clock::now();
+    if (spool_ != nullptr && o_.write_ahead) return SpoolBatch(b, "write_ahead");
     if (spool_ != nullptr && !spool_->empty()) return SpoolBatch(b, "spool_not_empty");
     // Direct inserts must not be deduplicated by content: two equal batches are two batches.
     InsertOptions direct{.settings = {{"insert_deduplicate", "0"}}};
     auto r = store_.Insert(b.table, *b.columns, "RowBinary", b.data, direct);
-    metrics_.GetHistogram("kobs_writer_flush_seconds", "Time to insert one batch.")
-        .Observe(std::chrono::duration<double>(Clock::now() - start).count());
     if (r.ok()) {
+      ObserveInsert(b.rows, start);
       metrics_.GetCounter("kobs_writer_rows_total", "Rows made durable, by table and path.",
                           {{"table", table_label}, {"path", "insert"}})
           .Inc(static_cast<double>(b.rows));
@@ -234,51 +243,67 @@ class WriterImpl final : public Writer {
     return absl::OkStatus();
   }
 
+  // Inserts the spool's claims in order. On Stop(), drains what the store still takes.
   void ReplayLoop() {
     std::chrono::milliseconds backoff(100);
     while (true) {
+      bool stopping;
       {
         absl::MutexLock lock(&replay_mu_);
-        if (replay_stop_) return;
+        stopping = replay_stop_;
         if (spool_->empty()) {
           spool_full_ = false;
+          if (stopping) return;
           replay_wake_.WaitWithTimeout(&replay_mu_, absl::Seconds(1));
           continue;
         }
       }
-      auto front = spool_->Front();
-      absl::Status s = front.ok() ? absl::OkStatus() : front.status();
-      if (s.ok() && front->has_value()) {
-        const SpoolEntry& e = **front;
-        // The entry id is stable across restarts: a replay of an entry whose insert already
-        // went through (crash before PopFront) is dropped by the store as a duplicate.
-        InsertOptions token{.settings = {{"insert_deduplication_token", "kobs-spool-" + e.id}}};
-        auto r = store_.Insert(e.table, e.columns, e.format, e.data, token);
-        s = r.status();
-        if (r.ok() || !IsRetryable(s)) {
-          if (!r.ok()) Quarantine(e, s);
-          s = spool_->PopFront();
-          if (r.ok()) {
-            metrics_.GetCounter("kobs_writer_replayed_rows_total", "Rows replayed from the spool.",
-                                {{"table", e.table}})
-                .Inc(static_cast<double>(e.rows));
-          }
-          if (s.ok()) {
-            backoff = std::chrono::milliseconds(100);
-            absl::MutexLock lock(&replay_mu_);
-            spool_full_ = false;
-            continue;
-          }
-        }
+      absl::Status s = ReplayOne();
+      if (s.ok()) {
+        backoff = std::chrono::milliseconds(100);
+        continue;
+      }
+      if (stopping) {
+        Log(log(), spdlog::level::warn, "stopping with rows left in the spool",
+            {{"entries", std::to_string(spool_->entries())},
+             {"error", std::string(ToStd(s.message()))}});
+        return;
       }
       Log(log(), spdlog::level::warn, "spool replay waits for the store",
           {{"error", std::string(ToStd(s.message()))},
            {"retry_in_ms", std::to_string(backoff.count())}});
       absl::MutexLock lock(&replay_mu_);
-      if (replay_stop_) return;
-      replay_wake_.WaitWithTimeout(&replay_mu_, absl::Milliseconds(backoff.count()));
+      if (!replay_stop_) {
+        replay_wake_.WaitWithTimeout(&replay_mu_, absl::Milliseconds(backoff.count()));
+      }
       backoff = std::min(backoff * 2, o_.retry_backoff_max);
     }
+  }
+
+  // Inserts the next claim of the spool and releases it; an error means "try again later".
+  absl::Status ReplayOne() {
+    auto claim = spool_->Claim(o_.max_batch_rows, o_.max_batch_bytes);
+    if (!claim.ok()) return claim.status();
+    if (!claim->has_value()) return absl::OkStatus();
+    const SpoolEntry& e = **claim;
+    // The claim id is stable across restarts: a replay of a claim whose insert already went
+    // through (crash before Release) is dropped by the store as a duplicate.
+    InsertOptions token{.settings = {{"insert_deduplication_token", "kobs-spool-" + e.id}}};
+    const auto start = Clock::now();
+    auto r = store_.Insert(e.table, e.columns, e.format, e.data, token);
+    if (!r.ok() && IsRetryable(r.status())) return r.status();
+    if (r.ok()) {
+      ObserveInsert(e.rows, start);
+      metrics_.GetCounter("kobs_writer_replayed_rows_total",
+                          "Rows inserted from the spool.", {{"table", e.table}})
+          .Inc(static_cast<double>(e.rows));
+    } else {
+      Quarantine(e, r.status());
+    }
+    KOBS_RETURN_IF_ERROR(spool_->Release());
+    absl::MutexLock lock(&replay_mu_);
+    spool_full_ = false;
+    return absl::OkStatus();
   }
 
   // Keeps a spooled batch the store refuses for good, for a human to look at.
@@ -355,7 +380,7 @@ absl::StatusOr<WriterOptions> ParseWriterOptions(const YAML::Node& node) {
   KOBS_RETURN_IF_ERROR(CheckKeys(node,
                                  {"max_batch_rows", "max_batch_bytes", "flush_interval",
                                   "max_pending_bytes", "spool_dir", "spool_max_bytes",
-                                  "retry_backoff_max", "fsync"},
+                                  "retry_backoff_max", "fsync", "write_ahead"},
                                  "store.writer"));
   int64_t rows = static_cast<int64_t>(o.max_batch_rows);
   KOBS_RETURN_IF_ERROR(ReadInt(node, "max_batch_rows", &rows));
@@ -368,6 +393,7 @@ absl::StatusOr<WriterOptions> ParseWriterOptions(const YAML::Node& node) {
   KOBS_RETURN_IF_ERROR(ReadBytes(node, "spool_max_bytes", &o.spool_max_bytes));
   KOBS_RETURN_IF_ERROR(ReadDuration(node, "retry_backoff_max", &o.retry_backoff_max));
   KOBS_RETURN_IF_ERROR(ReadBool(node, "fsync", &o.fsync));
+  KOBS_RETURN_IF_ERROR(ReadBool(node, "write_ahead", &o.write_ahead));
   if (o.flush_interval.count() < 1) {
     return absl::InvalidArgumentError("store.writer.flush_interval must be at least 1ms");
   }

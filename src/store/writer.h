@@ -1,10 +1,13 @@
 // Writer: the durable front of the store for ingest. Callers (OTLP receivers, collectors) hand
-// it rows; it groups concurrent callers' rows per table into large inserts (group commit) and
-// returns to each caller only once its rows are durable: inserted, or appended to the on-disk
-// spool when the store cannot take them (unreachable, failing). The spool is replayed in order
-// and exactly once (insert deduplication tokens); while it is not empty, new batches queue
-// behind it. Memory and spool are bounded: callers beyond them get ResourceExhausted (HTTP 429)
-// or Unavailable (503) at once. Thread-safe; borrows the Store and the MetricsRegistry.
+// it rows; it groups concurrent callers' rows per table (group commit) and returns to each
+// caller only once its rows are durable. With write_ahead (the default), durable means
+// appended to the on-disk spool, from which a replayer inserts runs of entries as large
+// batches: insert size no longer depends on how many callers wait at once. Without it, rows
+// are inserted directly and spooled only when the store cannot take them (unreachable,
+// failing). The spool is replayed in order and exactly once (persisted claims with insert
+// deduplication tokens). Memory and spool are bounded: callers beyond them get
+// ResourceExhausted (HTTP 429) or Unavailable (503) at once. Thread-safe; borrows the Store
+// and the MetricsRegistry.
 #pragma once
 
 #include <chrono>
@@ -45,6 +48,11 @@ struct WriterOptions {
   std::chrono::milliseconds retry_backoff_max{10'000};
   // fdatasync spool writes.
   bool fsync = false;
+  // With a spool: acknowledge rows once they are in the spool, and insert them from there in
+  // batches of up to max_batch_rows, whatever the number of concurrent writers (rows become
+  // queryable shortly after the acknowledgement). Off: acknowledge after the insert (rows are
+  // queryable when Write returns), spooling only when the store fails.
+  bool write_ahead = true;
 };
 
 absl::StatusOr<WriterOptions> ParseWriterOptions(const YAML::Node& node);

@@ -1,8 +1,8 @@
 // The official OpenTelemetry JS SDK exporters (gRPC, HTTP protobuf and HTTP JSON) against the
 // OTLP receivers of a running `kobs serve`, then SQL checks of the stored rows, column by column,
-// through the official ClickHouse client. An exporter's forceFlush() resolves when kobs has
-// acknowledged the export, and kobs acknowledges only durable rows: every check below queries
-// right after the flush, without polling.
+// through the official ClickHouse client. An exporter's flush resolves when kobs has
+// acknowledged the export (the rows are durable in its spool); they become queryable shortly
+// after, so each check waits for the expected number of rows first.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from '@clickhouse/client';
@@ -42,6 +42,16 @@ after(async () => {
 async function rows(query, params = {}) {
   const rs = await ch.query({ query, query_params: params, format: 'JSONEachRow' });
   return rs.json();
+}
+
+// Polls `query` until it returns `n` rows (or 10 s pass), then returns what it last saw.
+async function rowsWhen(n, query, params = {}) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const got = await rows(query, params);
+    if (got.length >= n || Date.now() > deadline) return got;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 // The three transports, each with its exporter classes and options. gRPC and HTTP protobuf
@@ -112,7 +122,7 @@ for (const t of transports) {
     await provider.forceFlush();
     await provider.shutdown();
 
-    const got = await rows(`
+    const got = await rowsWhen(3, `
       SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ts, TraceId, SpanId, TraceFlags,
              SeverityText, SeverityNumber, ServiceName, Body, ResourceAttributes, ScopeName,
              ScopeVersion, LogAttributes, mapKeys(LogAttributes) AS keys
@@ -167,7 +177,7 @@ for (const t of transports) {
     await provider.forceFlush();
     await provider.shutdown();
 
-    const got = await rows(`
+    const got = await rowsWhen(2, `
       SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ts, TraceId, SpanId, ParentSpanId, SpanName,
              SpanKind, ServiceName, ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes,
              toString(Duration) AS dur, StatusCode, StatusMessage,
@@ -206,9 +216,9 @@ for (const t of transports) {
     assert.deepEqual(c.link_span, [rc.spanId]);
     assert.deepEqual(c.link_attrs, [{ why: 'follows' }]);
 
-    const ids = await rows(`
+    const ids = await rowsWhen(1, `
       SELECT toUnixTimestamp(min(Start)) AS s, toUnixTimestamp(max(End)) AS e
-      FROM otel_traces_trace_id_ts WHERE TraceId = {t:String}`, { t: rc.traceId });
+      FROM otel_traces_trace_id_ts WHERE TraceId = {t:String} HAVING count() > 0`, { t: rc.traceId });
     // The lookup table holds second-resolution bounds, as the exporter's materialized view does.
     const sec = Number(baseNs / 1000000000n);
     assert.deepEqual(ids, [{ s: sec, e: Number((baseNs + 5000000n) / 1000000000n) }]);
@@ -239,7 +249,7 @@ for (const t of transports) {
     await provider.shutdown();
 
     const wantTemporality = temporality === AggregationTemporality.DELTA ? 1 : 2;
-    const sums = await rows(`
+    const sums = await rowsWhen(2, `
       SELECT MetricName, MetricDescription, MetricUnit, Attributes, Value, AggregationTemporality AS t,
              IsMonotonic, ScopeName, ScopeVersion, ResourceAttributes,
              TimeUnix >= StartTimeUnix AND StartTimeUnix > now64() - 60 AS ordered
@@ -260,12 +270,12 @@ for (const t of transports) {
     assert.equal(inflight.Value, -3);
     assert.equal(inflight.IsMonotonic, false);
 
-    const gauges = await rows(`
+    const gauges = await rowsWhen(1, `
       SELECT MetricName, MetricUnit, Attributes, Value FROM otel_metrics_gauge
       WHERE ServiceName = {s:String}`, { s: service });
     assert.deepEqual(gauges, [{ MetricName: 'temperature', MetricUnit: 'Cel', Attributes: { room: 'lab' }, Value: 21.5 }]);
 
-    const hist = await rows(`
+    const hist = await rowsWhen(1, `
       SELECT MetricName, MetricUnit, toString(Count) AS n, Sum, BucketCounts, ExplicitBounds, Min, Max,
              AggregationTemporality AS t
       FROM otel_metrics_histogram WHERE ServiceName = {s:String}`, { s: service });
@@ -279,7 +289,7 @@ for (const t of transports) {
     assert.equal(hist[0].Max, 500);
     assert.equal(hist[0].t, wantTemporality);
 
-    const exp = await rows(`
+    const exp = await rowsWhen(1, `
       SELECT MetricName, toString(Count) AS n, Sum, Scale, toString(ZeroCount) AS zero, PositiveOffset,
              PositiveBucketCounts, NegativeBucketCounts, Min, Max, AggregationTemporality AS t
       FROM otel_metrics_exponential_histogram WHERE ServiceName = {s:String}`, { s: service });

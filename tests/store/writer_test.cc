@@ -225,6 +225,96 @@ TEST_F(WriterTest, ASpoolLeftByACrashIsReplayedOnceEvenIfItsInsertHadGoneThrough
   EXPECT_EQ(Scalar("SELECT count(), uniqExact(Body) FROM {}.otel_logs"), "30\t30");
 }
 
+TEST_F(WriterTest, WriteAheadAcknowledgesFromTheSpoolAndInsertsLargeBatches) {
+  const std::string spool = dir_->Sub("spool-" + db_);
+  auto w = Writer::Create(*flaky_, Options(spool), metrics_);
+  ASSERT_THAT(w, IsOk());
+  flaky_->down = true;  // acknowledged all the same: the spool is durable
+  for (int i = 0; i < 10; ++i) {
+    std::vector<TableRows> parts;
+    parts.push_back(Rows(fmt::format("wa{}", i), 30));
+    ASSERT_THAT((*w)->Write(std::move(parts)), IsOk());
+  }
+  const int attempts_while_down = flaky_->attempts.load();
+  flaky_->down = false;
+  for (int i = 0; i < 200 && (*w)->spool_bytes() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(Scalar("SELECT count(), uniqExact(Body) FROM {}.otel_logs"), "300\t300");
+  // Ten acknowledged writes, at most two inserts once the store is back (the claim that was
+  // out while it was down, then the rest merged).
+  EXPECT_LE(flaky_->attempts.load() - attempts_while_down, 2);
+  EXPECT_EQ(Scalar("SELECT min(Body) FROM {}.otel_logs WHERE Body LIKE 'wa0-%'"), "wa0-0");
+}
+
+TEST_F(WriterTest, WithoutWriteAheadRowsAreQueryableWhenWriteReturns) {
+  WriterOptions o = Options(dir_->Sub("spool-" + db_));
+  o.write_ahead = false;
+  auto w = Writer::Create(*flaky_, o, metrics_);
+  ASSERT_THAT(w, IsOk());
+  std::vector<TableRows> parts;
+  parts.push_back(Rows("direct", 7));
+  ASSERT_THAT((*w)->Write(std::move(parts)), IsOk());
+  EXPECT_EQ(Scalar("SELECT count() FROM {}.otel_logs"), "7");
+  EXPECT_EQ((*w)->spool_bytes(), 0u);
+}
+
+TEST_F(WriterTest, StopDrainsTheSpoolIntoAHealthyStore) {
+  const std::string spool = dir_->Sub("spool-" + db_);
+  auto w = Writer::Create(*flaky_, Options(spool), metrics_);
+  ASSERT_THAT(w, IsOk());
+  for (int i = 0; i < 5; ++i) {
+    std::vector<TableRows> parts;
+    parts.push_back(Rows(fmt::format("s{}", i), 10));
+    ASSERT_THAT((*w)->Write(std::move(parts)), IsOk());
+  }
+  (*w)->Stop();
+  EXPECT_EQ((*w)->spool_bytes(), 0u);
+  EXPECT_EQ(Scalar("SELECT count() FROM {}.otel_logs"), "50");
+}
+
+TEST(SpoolTest, ClaimsMergeRunsOfOneTableAndSurviveACrashIdentically) {
+  testing::TempDir dir;
+  auto entry = [](const std::string& table, const std::string& data) {
+    return SpoolEntry{.table = table, .columns = {"a"}, .format = "RowBinary", .rows = 1,
+                      .data = data};
+  };
+  {
+    auto s = Spool::Open({.dir = dir.path().string()});
+    ASSERT_THAT(s, IsOk());
+    for (const char* d : {"1", "2", "3"}) ASSERT_THAT((*s)->Append(entry("t", d)), IsOk());
+    ASSERT_THAT((*s)->Append(entry("u", "4")), IsOk());
+    auto c = (*s)->Claim(/*max_rows=*/2);
+    ASSERT_THAT(c, IsOk());
+    EXPECT_EQ((**c).data, "12") << "at most two rows";
+    ASSERT_THAT((*s)->Release(), IsOk());
+    c = (*s)->Claim(100);
+    EXPECT_EQ((**c).data, "3") << "stops before another table";
+    EXPECT_EQ((**c).rows, 1u);
+    const std::string id = (**c).id;
+    // "Crash" with the claim out, after more rows of the same table arrived.
+    ASSERT_THAT((*s)->Append(entry("t", "5")), IsOk());
+    s->reset();
+    auto again = Spool::Open({.dir = dir.path().string()});
+    ASSERT_THAT(again, IsOk());
+    ASSERT_THAT((*again)->Append(entry("t", "6")), IsOk());
+    c = (*again)->Claim(100);
+    ASSERT_THAT(c, IsOk());
+    EXPECT_EQ((**c).id, id) << "the same claim, so the same deduplication token";
+    EXPECT_EQ((**c).data, "3");
+    ASSERT_THAT((*again)->Release(), IsOk());
+    c = (*again)->Claim(100);
+    EXPECT_EQ((**c).data, "4");
+    ASSERT_THAT((*again)->Release(), IsOk());
+    c = (*again)->Claim(100);
+    EXPECT_EQ((**c).data, "56");
+    EXPECT_EQ((**c).rows, 2u);
+    ASSERT_THAT((*again)->Release(), IsOk());
+    EXPECT_TRUE((*again)->empty());
+    EXPECT_THAT((*again)->Release(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  }
+}
+
 TEST(SpoolTest, CutsATornTailAndKeepsWhatCameBefore) {
   testing::TempDir dir;
   {
@@ -245,18 +335,18 @@ TEST(SpoolTest, CutsATornTailAndKeepsWhatCameBefore) {
   ASSERT_THAT(s, IsOk());
   EXPECT_EQ((*s)->entries(), 3u);
   for (int i = 0; i < 3; ++i) {
-    auto e = (*s)->Front();
+    auto e = (*s)->Claim();
     ASSERT_THAT(e, IsOk());
     ASSERT_TRUE(e->has_value());
     EXPECT_EQ((**e).data, std::string(100, static_cast<char>('a' + i)));
     EXPECT_EQ((**e).columns, std::vector<std::string>{"a"});
-    ASSERT_THAT((*s)->PopFront(), IsOk());
+    ASSERT_THAT((*s)->Release(), IsOk());
   }
   EXPECT_TRUE((*s)->empty());
   ASSERT_THAT((*s)->Append({.table = "t", .columns = {"a"}, .format = "RowBinary", .rows = 1,
                             .data = "new"}),
               IsOk());
-  auto e = (*s)->Front();
+  auto e = (*s)->Claim();
   ASSERT_THAT(e, IsOk());
   EXPECT_EQ((**e).data, "new");
 }
@@ -270,19 +360,19 @@ TEST(SpoolTest, PositionSurvivesReopenAndIdsNeverRepeat) {
     for (int i = 0; i < 4; ++i) {
       ASSERT_THAT((*s)->Append({.table = "t", .rows = 1, .data = std::string(150, 'x')}), IsOk());
     }
-    auto e = (*s)->Front();
+    auto e = (*s)->Claim();
     first_id = (**e).id;
-    ASSERT_THAT((*s)->PopFront(), IsOk());
-    ASSERT_THAT((*s)->Front(), IsOk());
-    ASSERT_THAT((*s)->PopFront(), IsOk());
+    ASSERT_THAT((*s)->Release(), IsOk());
+    ASSERT_THAT((*s)->Claim(), IsOk());
+    ASSERT_THAT((*s)->Release(), IsOk());
   }
   auto s = Spool::Open({.dir = dir.path().string(), .segment_bytes = 200});
   ASSERT_THAT(s, IsOk());
   EXPECT_EQ((*s)->entries(), 2u);
-  auto e = (*s)->Front();
+  auto e = (*s)->Claim();
   ASSERT_THAT(e, IsOk());
   EXPECT_NE((**e).id, first_id);
-  EXPECT_EQ((**e).id, "3-0") << "segments of 200 bytes hold one entry each";
+  EXPECT_EQ((**e).id, "3-0-1") << "segments of 200 bytes hold one entry each";
 }
 
 }  // namespace
