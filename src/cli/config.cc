@@ -56,7 +56,7 @@ const std::vector<OptionDoc>& Options() {
                                   "<table>_local behind Distributed <table>.", ""),
       Opt("store.writer.max_batch_rows", "Rows per insert: a table's batch is written when it "
                                          "reaches this many rows.", "100000"),
-      Opt("store.writer.max_batch_bytes", "... or this many bytes.", "32MiB"),
+      Opt("store.writer.max_batch_bytes", "... or this many bytes.", "64MiB"),
       Opt("store.writer.flush_interval", "... or when its oldest row has waited this long. "
                                          "Under load, batches grow while the previous one "
                                          "is written (group commit).",
@@ -77,6 +77,11 @@ const std::vector<OptionDoc>& Options() {
           "up to max_batch_rows (queryable shortly after); false: acknowledge after the insert, "
           "spooling only when the store fails. Needs spool_dir.",
           "true"),
+      Opt("store.writer.insert_interval",
+          "With write_ahead: spooled rows are inserted once they fill a batch, or when the oldest "
+          "has waited this long (larger parts, fewer merges; bounds acknowledged-to-queryable "
+          "time at low load).",
+          "250ms"),
       Opt("otlp.http_listen", "OTLP/HTTP receiver address (/v1/logs, /v1/traces, /v1/metrics); "
                               "empty disables it.", "127.0.0.1:4318"),
       Opt("otlp.grpc_listen", "OTLP/gRPC receiver address; empty disables it.",

@@ -257,6 +257,12 @@ class WriterImpl final : public Writer {
           replay_wake_.WaitWithTimeout(&replay_mu_, absl::Seconds(1));
           continue;
         }
+        if (!stopping) {
+          if (auto wait = UntilReplayDue(); wait.count() > 0) {
+            replay_wake_.WaitWithTimeout(&replay_mu_, absl::Milliseconds(wait.count()));
+            continue;
+          }
+        }
       }
       absl::Status s = ReplayOne();
       if (s.ok()) {
@@ -278,6 +284,17 @@ class WriterImpl final : public Writer {
       }
       backoff = std::min(backoff * 2, o_.retry_backoff_max);
     }
+  }
+
+  // With write_ahead, spooled rows wait to be inserted together until they fill a batch or the
+  // oldest has waited insert_interval: large parts, few merges. Returns how long to wait yet.
+  std::chrono::milliseconds UntilReplayDue() const {
+    if (!o_.write_ahead || spool_->bytes() >= o_.max_batch_bytes) {
+      return std::chrono::milliseconds(0);
+    }
+    const auto age = std::chrono::milliseconds(
+        static_cast<int64_t>(spool_->oldest_age_seconds() * 1000));
+    return std::max(std::chrono::milliseconds(0), o_.insert_interval - age);
   }
 
   // Inserts the next claim of the spool and releases it; an error means "try again later".
@@ -380,7 +397,7 @@ absl::StatusOr<WriterOptions> ParseWriterOptions(const YAML::Node& node) {
   KOBS_RETURN_IF_ERROR(CheckKeys(node,
                                  {"max_batch_rows", "max_batch_bytes", "flush_interval",
                                   "max_pending_bytes", "spool_dir", "spool_max_bytes",
-                                  "retry_backoff_max", "fsync", "write_ahead"},
+                                  "retry_backoff_max", "fsync", "write_ahead", "insert_interval"},
                                  "store.writer"));
   int64_t rows = static_cast<int64_t>(o.max_batch_rows);
   KOBS_RETURN_IF_ERROR(ReadInt(node, "max_batch_rows", &rows));
@@ -394,6 +411,7 @@ absl::StatusOr<WriterOptions> ParseWriterOptions(const YAML::Node& node) {
   KOBS_RETURN_IF_ERROR(ReadDuration(node, "retry_backoff_max", &o.retry_backoff_max));
   KOBS_RETURN_IF_ERROR(ReadBool(node, "fsync", &o.fsync));
   KOBS_RETURN_IF_ERROR(ReadBool(node, "write_ahead", &o.write_ahead));
+  KOBS_RETURN_IF_ERROR(ReadDuration(node, "insert_interval", &o.insert_interval));
   if (o.flush_interval.count() < 1) {
     return absl::InvalidArgumentError("store.writer.flush_interval must be at least 1ms");
   }
@@ -408,9 +426,12 @@ absl::StatusOr<std::unique_ptr<Writer>> Writer::Create(Store& store, WriterOptio
                                                        MetricsRegistry& metrics) {
   std::shared_ptr<Spool> spool;
   if (!options.spool_dir.empty()) {
+    // Claims do not cross segments: several full batches fit in one.
     auto s = Spool::Open({.dir = options.spool_dir,
                           .max_bytes = options.spool_max_bytes,
-                          .fsync = options.fsync});
+                          .fsync = options.fsync,
+                          .segment_bytes = std::max<uint64_t>(64ull << 20,
+                                                              4 * options.max_batch_bytes)});
     if (!s.ok()) return s.status();
     spool = std::move(*s);
   }

@@ -33,7 +33,7 @@ struct WriterOptions {
   // A table's batch is inserted when it holds this many rows...
   uint64_t max_batch_rows = 100'000;
   // ... or this many bytes...
-  uint64_t max_batch_bytes = 32ull << 20;
+  uint64_t max_batch_bytes = 64ull << 20;
   // ... or when its oldest row has waited this long. Under load, rows that arrive while a batch
   // is being inserted form the next batch, so batches grow with the load (group commit) and this
   // bounds only the latency at low load, and the part rate (one part per table per interval).
@@ -53,6 +53,9 @@ struct WriterOptions {
   // queryable shortly after the acknowledgement). Off: acknowledge after the insert (rows are
   // queryable when Write returns), spooling only when the store fails.
   bool write_ahead = true;
+  // With write_ahead: spooled rows are inserted once they fill a batch, or when the oldest has
+  // waited this long (the time from acknowledgement to queryable at low load).
+  std::chrono::milliseconds insert_interval{250};
 };
 
 absl::StatusOr<WriterOptions> ParseWriterOptions(const YAML::Node& node);
