@@ -139,7 +139,7 @@ std::string Escape(const std::string& s) {
 
 struct Server {
   pid_t pid = -1;
-  std::string otlp, clickhouse;
+  std::string otlp, clickhouse, api;
 };
 
 Server StartKobs(const std::string& dir) {
@@ -173,6 +173,7 @@ Server StartKobs(const std::string& dir) {
     if (!j.is_discarded() && j.value("msg", "") == "ready") {
       s.otlp = j.value("otlp_http", "");
       s.clickhouse = j.value("clickhouse_http", "");
+      s.api = j.value("api", "");
       break;
     }
   }
@@ -249,7 +250,7 @@ int main(int argc, char** argv) {
               "%d clients, %d runs (medians)\n",
               a.records, requests.size(), static_cast<double>(bytes) / a.records, a.clients, a.runs);
 
-  std::vector<double> raw_rates, otlp_rates, acked_rates, ratios, lat_all, visible;
+  std::vector<double> raw_rates, otlp_rates, acked_rates, insert_sizes, ratios, lat_all, visible;
   long peak_rss_kb = 0;
   for (int run = 0; run < a.runs; ++run) {
     double raw = RawRate(requests, a.records, a.raw_batch);
@@ -284,6 +285,16 @@ int main(int argc, char** argv) {
     }
     double secs = std::chrono::duration<double>(Clock::now() - start).count();
     acked_rates.push_back(a.records / acked_secs);
+    {
+      // Inserts the writer made for these records (its batching), from the server's metrics.
+      std::string m = q.Get(s.api + "/metrics");
+      auto value = [&](const std::string& name) {
+        size_t at = m.find("\n" + name + " ");
+        return at == std::string::npos ? 0.0 : std::atof(m.c_str() + at + name.size() + 2);
+      };
+      const double inserts = value("kobs_writer_insert_rows_count");
+      insert_sizes.push_back(inserts > 0 ? value("kobs_writer_insert_rows_sum") / inserts : 0);
+    }
     if (failures > 0 || std::atol(count.c_str()) != a.records) {
       std::fprintf(stderr, "run %d: %d failed requests, %s rows stored (want %d)\n", run,
                    failures.load(), count.c_str(), a.records);
@@ -321,6 +332,8 @@ int main(int argc, char** argv) {
   std::printf("otlp_http_records_per_s    %10.0f  (%.1f MB/s of protobuf; until queryable)\n",
               rate, rate * bytes / a.records / 1e6);
   std::printf("otlp_acknowledged_per_s    %10.0f\n", Median(acked_rates));
+  std::printf("rows_per_insert            %10.0f  (writer batching under load)\n",
+              Median(insert_sizes));
   std::printf("ratio_vs_raw               %10.2f  (target >= 0.70)\n", Median(ratios));
   std::printf("server_peak_rss_mb         %10.0f\n", peak_rss_kb / 1024.0);
   std::printf("request_latency_ms p50 %.1f p99 %.1f (1000 records, under full load)\n",
