@@ -38,7 +38,7 @@ using Clock = std::chrono::steady_clock;
 namespace logs_v1 = ::opentelemetry::proto::collector::logs::v1;
 
 struct Args {
-  int records = 400'000;
+  int records = 1'200'000;  // long enough for a sustained rate (merges included)
   int clients = 8;
   int runs = 3;
   int raw_batch = 100;  // requests per raw insert: 100k rows, the writer's max_batch_rows
