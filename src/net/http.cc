@@ -91,4 +91,19 @@ void Reply(ResponseWriter& w, int status, std::string_view content_type, std::st
   (void)w.Finish();
 }
 
+bool BearerTokenMatches(std::string_view authorization, std::string_view token) {
+  if (token.empty()) return true;
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (authorization.size() < kPrefix.size() ||
+      !absl::EqualsIgnoreCase(ToAbsl(authorization.substr(0, kPrefix.size())), ToAbsl(kPrefix))) {
+    return false;
+  }
+  std::string_view got = authorization.substr(kPrefix.size());
+  unsigned char diff = got.size() == token.size() ? 0 : 1;
+  for (size_t i = 0; i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>(token[i] ^ (i < got.size() ? got[i] : 0));
+  }
+  return diff == 0;
+}
+
 }  // namespace kobs::net

@@ -75,6 +75,10 @@ std::string PercentDecode(std::string_view in, bool plus_as_space);
 void ParseTarget(std::string_view target, std::string* path,
                  std::vector<std::pair<std::string, std::string>>* query);
 
+// Checks an `Authorization: Bearer <token>` header value in constant time. True when `token`
+// is empty (no auth configured).
+bool BearerTokenMatches(std::string_view authorization, std::string_view token);
+
 // Convenience: sends a whole response with Content-Length.
 void Reply(ResponseWriter& w, int status, std::string_view content_type, std::string_view body);
 

@@ -39,7 +39,7 @@ grpc::Status Authorize(const grpc::ServerContext& context, const std::string& to
   auto it = context.client_metadata().find("authorization");
   std::string_view got;
   if (it != context.client_metadata().end()) got = std::string_view(it->second.data(), it->second.size());
-  if (!BearerTokenMatches(got, token)) {
+  if (!net::BearerTokenMatches(got, token)) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing or wrong bearer token");
   }
   return grpc::Status::OK;

@@ -120,21 +120,6 @@ void OtlpErrorBody(int status, std::string_view message, const net::Headers& req
   }
 }
 
-bool BearerTokenMatches(std::string_view authorization, std::string_view token) {
-  if (token.empty()) return true;
-  constexpr std::string_view kPrefix = "Bearer ";
-  if (authorization.size() < kPrefix.size() ||
-      !absl::EqualsIgnoreCase(ToAbsl(authorization.substr(0, kPrefix.size())), ToAbsl(kPrefix))) {
-    return false;
-  }
-  std::string_view got = authorization.substr(kPrefix.size());
-  unsigned char diff = got.size() == token.size() ? 0 : 1;
-  for (size_t i = 0; i < token.size(); ++i) {
-    diff |= static_cast<unsigned char>(token[i] ^ (i < got.size() ? got[i] : 0));
-  }
-  return diff == 0;
-}
-
 absl::StatusOr<ReceiverOptions> ParseReceiverOptions(const YAML::Node& node) {
   ReceiverOptions o;
   KOBS_RETURN_IF_ERROR(CheckKeys(
@@ -176,7 +161,7 @@ void HttpReceiver::Handle(Signal signal, const net::Request& request,
                encoding == Encoding::kJson ? encoding : Encoding::kProtobuf);
     return;
   }
-  if (!BearerTokenMatches(request.headers.Get("authorization").value_or(""),
+  if (!net::BearerTokenMatches(request.headers.Get("authorization").value_or(""),
                           options_.bearer_token)) {
     response.SetHeader("WWW-Authenticate", "Bearer");
     SendStatus(response, 401, absl::UnauthenticatedError("missing or wrong bearer token"),

@@ -54,7 +54,5 @@ class HttpReceiver {
 void OtlpErrorBody(int status, std::string_view message, const net::Headers& request_headers,
                    std::string* content_type, std::string* body);
 
-// Checks `Authorization: Bearer <token>` in constant time. OK when `token` is empty.
-bool BearerTokenMatches(std::string_view authorization, std::string_view token);
 
 }  // namespace kobs::otlp
