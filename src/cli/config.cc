@@ -92,6 +92,18 @@ const std::vector<OptionDoc>& Options() {
           ""),
       Opt("otlp.http_workers", "OTLP/HTTP requests handled at once (each waits until its rows "
                                "are durable).", "32"),
+      Opt("mcp.listen", "MCP server address (Streamable HTTP at /mcp); empty disables it.",
+          "127.0.0.1:8000"),
+      Opt("mcp.bearer_token", "When set, MCP requests need `Authorization: Bearer <token>`; "
+                              "required when mcp.listen is not a loopback address.", ""),
+      Opt("mcp.allowed_origins", "Comma-separated browser origins allowed besides loopback ones "
+                                 "(others get 403).", ""),
+      Opt("mcp.session_idle_timeout", "MCP sessions idle this long are forgotten (clients "
+                                      "re-initialize).", "1h"),
+      Opt("mcp.max_result_rows", "Rows run_select_query returns at most (the rest is counted "
+                                 "and reported).", "1000"),
+      Opt("mcp.max_result_bytes", "... and bytes of row JSON at most.", "256KiB"),
+      Opt("mcp.max_execution_time", "Time limit of each query an MCP tool runs.", "30s"),
       Opt("api.listen", "Address of /healthz, /readyz and /metrics (and, later, the feed).",
           "127.0.0.1:8080", {"LISTEN_ADDR"}),
       Opt("clickhouse_http.listen", "Address of the ClickHouse HTTP endpoint over the store "
@@ -158,7 +170,7 @@ absl::Status SplitHostPort(const std::string& listen, std::string* host, uint16_
 absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   KobsConfig c;
   KOBS_RETURN_IF_ERROR(
-      CheckKeys(root, {"log", "store", "otlp", "api", "clickhouse_http", "shutdown_grace"},
+      CheckKeys(root, {"log", "store", "otlp", "mcp", "api", "clickhouse_http", "shutdown_grace"},
                 "kobs.yaml"));
   YAML::Node log = Child(root, "log");
   KOBS_RETURN_IF_ERROR(CheckKeys(log, {"level", "format"}, "log"));
@@ -202,6 +214,9 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   auto otlp = otlp::ParseReceiverOptions(Child(root, "otlp"));
   if (!otlp.ok()) return otlp.status();
   c.otlp = *otlp;
+  auto mcp = mcp::ParseMcpOptions(Child(root, "mcp"));
+  if (!mcp.ok()) return mcp.status();
+  c.mcp = *mcp;
   YAML::Node api = Child(root, "api");
   KOBS_RETURN_IF_ERROR(CheckKeys(api, {"listen"}, "api"));
   KOBS_RETURN_IF_ERROR(ReadString(api, "listen", &c.api_listen));
@@ -214,11 +229,24 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   std::string host;
   uint16_t port;
   KOBS_RETURN_IF_ERROR(SplitHostPort(c.api_listen, &host, &port));
-  for (const std::string* listen : {&c.clickhouse_listen, &c.otlp.http_listen, &c.otlp.grpc_listen}) {
+  for (const std::string* listen :
+       {&c.clickhouse_listen, &c.otlp.http_listen, &c.otlp.grpc_listen, &c.mcp.listen}) {
     if (!listen->empty()) KOBS_RETURN_IF_ERROR(SplitHostPort(*listen, &host, &port));
+  }
+  if (!c.mcp.listen.empty() && c.mcp.bearer_token.empty() && !IsLoopbackListen(c.mcp.listen)) {
+    return absl::InvalidArgumentError(
+        "mcp.bearer_token is required when mcp.listen is not a loopback address");
   }
   return c;
 }
+
+// Whether a "host:port" listen address only accepts connections from this machine.
+bool IsLoopbackListen(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 
 absl::StatusOr<KobsConfig> LoadConfig(const std::string& path,
                                       const std::function<const char*(const char*)>& getenv) {

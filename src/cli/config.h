@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "chapi/clickhouse_endpoint.h"
+#include "mcp/http_transport.h"
 #include "otlp/http_receiver.h"
 #include "store/embedded_store.h"
 #include "store/remote_store.h"
@@ -31,6 +32,7 @@ struct KobsConfig {
   store::SchemaOptions schema;
   store::WriterOptions writer;
   otlp::ReceiverOptions otlp;
+  mcp::McpOptions mcp;
   std::string api_listen = "127.0.0.1:8080";
   std::string clickhouse_listen = "127.0.0.1:8123";
   chapi::ClickHouseEndpointOptions clickhouse;
@@ -65,5 +67,8 @@ std::string OptionsMarkdown();
 
 // Splits "host:port" (port required; "[::1]:8123" allowed).
 absl::Status SplitHostPort(const std::string& listen, std::string* host, uint16_t* port);
+
+// Whether a "host:port" listen address only accepts connections from this machine.
+bool IsLoopbackListen(const std::string& listen);
 
 }  // namespace kobs::cli

@@ -13,6 +13,9 @@
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "mcp/clickhouse_tools.h"
+#include "mcp/http_transport.h"
+#include "mcp/server.h"
 #include "net/http_server.h"
 #include "otlp/grpc_receiver.h"
 #include "otlp/http_receiver.h"
@@ -74,13 +77,6 @@ absl::StatusOr<std::unique_ptr<net::HttpServer>> MakeServer(const std::string& l
 std::string Url(const std::string& listen, int port, bool http = true) {
   std::string host = listen.substr(0, listen.rfind(':'));
   return fmt::format("{}{}:{}", http ? "http://" : "", host, port);
-}
-
-// Whether a "host:port" listen address only accepts connections from this machine.
-bool IsLoopbackListen(const std::string& listen) {
-  std::string host = listen.substr(0, listen.rfind(':'));
-  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 }  // namespace
@@ -172,6 +168,20 @@ int RunServe(const KobsConfig& c) {
           {{"listen", listen}});
     }
   }
+  // MCP: Streamable HTTP at /mcp over the store's tools.
+  mcp::McpServer mcp_server("kobs", KOBS_VERSION, mcp::ClickHouseTools(store, c.mcp), metrics);
+  mcp::HttpTransport mcp_transport(mcp_server, c.mcp);
+  std::unique_ptr<net::HttpServer> mcp_http;
+  if (!c.mcp.listen.empty()) {
+    auto server = MakeServer(c.mcp.listen, "mcp", metrics, /*workers=*/8, /*max_body=*/4ull << 20);
+    if (!server.ok()) return Fail("cannot listen for MCP", server.status());
+    mcp_http = std::move(*server);
+    mcp_transport.Register(*mcp_http);
+    mcp_http->Route("/health", [](const net::Request&, net::ResponseWriter& w) {
+      net::Reply(w, 200, "text/plain", "ok\n");
+    });
+    if (absl::Status st = mcp_http->Start(); !st.ok()) return Fail("cannot start MCP", st);
+  }
   std::unique_ptr<otlp::GrpcReceiver> otlp_grpc;
   if (!c.otlp.grpc_listen.empty()) {
     auto g = otlp::GrpcReceiver::Start(ingest, c.otlp);
@@ -188,6 +198,7 @@ int RunServe(const KobsConfig& c) {
        {"clickhouse_http", clickhouse ? Url(c.clickhouse_listen, clickhouse->port()) : "disabled"},
        {"otlp_http", otlp_http ? Url(c.otlp.http_listen, otlp_http->port()) : "disabled"},
        {"otlp_grpc", otlp_grpc ? Url(c.otlp.grpc_listen, otlp_grpc->port(), false) : "disabled"},
+       {"mcp", mcp_http ? Url(c.mcp.listen, mcp_http->port()) + "/mcp" : "disabled"},
        {"schema_version", std::to_string(schema->current_version)},
        {"legacy_logs_layout", schema->logs_legacy_layout ? "true" : "false"},
        {"startup_ms", fmt::format("{:.0f}", startup_ms)}});
@@ -201,6 +212,7 @@ int RunServe(const KobsConfig& c) {
   // flushes what it holds, then the rest.
   if (otlp_http) otlp_http->Stop(c.shutdown_grace);
   if (otlp_grpc) otlp_grpc->Stop(c.shutdown_grace);
+  if (mcp_http) mcp_http->Stop(c.shutdown_grace);
   (*writer)->Stop();
   if (clickhouse) clickhouse->Stop(c.shutdown_grace);
   (*api)->Stop(c.shutdown_grace);
