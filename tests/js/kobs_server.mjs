@@ -20,6 +20,7 @@ export async function startKobs(extraEnv = {}) {
       KOBS_OTLP_HTTP_LISTEN: '127.0.0.1:0',
       KOBS_OTLP_GRPC_LISTEN: '127.0.0.1:0',
       KOBS_STORE_WRITER_SPOOL_DIR: join(dir, 'spool'),
+      KOBS_MCP_LISTEN: '127.0.0.1:0',
       ...extraEnv,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -41,6 +42,7 @@ export async function startKobs(extraEnv = {}) {
     apiUrl: ready.api,
     otlpHttpUrl: ready.otlp_http,
     otlpGrpcAddr: ready.otlp_grpc,
+    mcpUrl: ready.mcp,
     lines,
     async stop() {
       const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
