@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "mcp/clickhouse_tools.h"
+#include "mcp/diagnostic_tools.h"
 #include "mcp/http_transport.h"
 #include "mcp/server.h"
 #include "net/http_server.h"
@@ -169,7 +170,9 @@ int RunServe(const KobsConfig& c) {
     }
   }
   // MCP: Streamable HTTP at /mcp over the store's tools.
-  mcp::McpServer mcp_server("kobs", KOBS_VERSION, mcp::ClickHouseTools(store, c.mcp), metrics);
+  std::vector<mcp::Tool> tools = mcp::DiagnosticTools(store, c.mcp);
+  for (auto& t : mcp::ClickHouseTools(store, c.mcp)) tools.push_back(std::move(t));
+  mcp::McpServer mcp_server("kobs", KOBS_VERSION, std::move(tools), metrics);
   mcp::HttpTransport mcp_transport(mcp_server, c.mcp);
   std::unique_ptr<net::HttpServer> mcp_http;
   if (!c.mcp.listen.empty()) {

@@ -4,6 +4,7 @@
 
 #include "common/absl_compat.h"
 #include "mcp/sql_guard.h"
+#include "mcp/tool_util.h"
 
 namespace kobs::mcp {
 namespace {
@@ -12,76 +13,7 @@ using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 using store::Param;
 
-// Rows left out of a capped result are counted up to this many; beyond, the query is stopped.
-constexpr uint64_t kMaxCountedExtraRows = 1'000'000;
-
-json Schema(json properties, std::vector<std::string> required = {}) {
-  json s = {{"type", "object"}, {"properties", std::move(properties)}, {"additionalProperties", false}};
-  if (!required.empty()) s["required"] = required;
-  return s;
-}
-
-json Str(const std::string& description, size_t max_length = 1000) {
-  return {{"type", "string"}, {"description", description}, {"maxLength", max_length}};
-}
-
-// Runs an internal (kobs-written) query and returns all its rows.
-absl::StatusOr<ojson> Rows(store::Store& store, const McpOptions& o, const std::string& sql,
-                           std::vector<Param> params) {
-  uint64_t more = 0;
-  bool exact = true;
-  return RunBounded(store, sql, std::move(params), o, 100'000, &more, &exact);
-}
-
 }  // namespace
-
-absl::StatusOr<ojson> RunBounded(store::Store& store, std::string_view sql,
-                                 std::vector<Param> params, const McpOptions& o, uint64_t max_rows,
-                                 uint64_t* more, bool* more_exact) {
-  store::QueryOptions q;
-  q.format = "JSONEachRow";
-  q.params = std::move(params);
-  // Query-level SETTINGS rather than session settings: they end with the query, whatever the
-  // backend (a pooled embedded connection could not drop readonly again).
-  const std::string text = fmt::format("{}\nSETTINGS readonly = 2, max_execution_time = {}",
-                                       sql, o.max_execution_time.count());
-  ojson rows = ojson::array();
-  uint64_t bytes = 0;
-  *more = 0;
-  *more_exact = true;
-  std::string partial;
-  auto take = [&](std::string_view line) -> absl::Status {
-    if (line.empty()) return absl::OkStatus();
-    if (rows.size() < max_rows && bytes + line.size() <= o.max_result_bytes && *more == 0) {
-      ojson row = ojson::parse(line, nullptr, false);
-      if (row.is_discarded()) return absl::InternalError("the store returned a malformed row");
-      rows.push_back(std::move(row));
-      bytes += line.size();
-      return absl::OkStatus();
-    }
-    if (++*more >= kMaxCountedExtraRows) {
-      *more_exact = false;
-      return absl::CancelledError("enough rows counted");
-    }
-    return absl::OkStatus();
-  };
-  auto r = store.QueryStream(text, q, [&](std::string_view chunk) -> absl::Status {
-    partial.append(chunk);
-    size_t start = 0;
-    for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
-      if (absl::Status s = take(std::string_view(partial).substr(start, nl - start)); !s.ok()) {
-        return s;
-      }
-    }
-    partial.erase(0, start);
-    return absl::OkStatus();
-  });
-  if (!r.ok() && !(absl::IsCancelled(r.status()) && !*more_exact)) return r.status();
-  if (r.ok() && !partial.empty()) {
-    if (absl::Status s = take(partial); !s.ok() && !absl::IsCancelled(s)) return s;
-  }
-  return rows;
-}
 
 std::vector<Tool> ClickHouseTools(store::Store& store, const McpOptions& o) {
   std::vector<Tool> tools;
@@ -105,9 +37,9 @@ std::vector<Tool> ClickHouseTools(store::Store& store, const McpOptions& o) {
           "columns with types and comments. Pass next_page_token back as page_token for more.",
       .input_schema = Schema({
           {"database", {{"type", "string"}, {"description", "Database name"}, {"default", "default"}, {"maxLength", 256}}},
-          {"like", Str("Only tables whose name matches this LIKE pattern", 256)},
-          {"not_like", Str("Leave out tables whose name matches this LIKE pattern", 256)},
-          {"page_token", Str("next_page_token of the previous page", 64)},
+          {"like", StrArg("Only tables whose name matches this LIKE pattern", 256)},
+          {"not_like", StrArg("Leave out tables whose name matches this LIKE pattern", 256)},
+          {"page_token", StrArg("next_page_token of the previous page", 64)},
           {"page_size", {{"type", "integer"}, {"minimum", 1}, {"maximum", 500}, {"default", 50}}},
           {"include_detailed_columns", {{"type", "boolean"}, {"default", true}}},
       }),
@@ -208,7 +140,7 @@ std::vector<Tool> ClickHouseTools(store::Store& store, const McpOptions& o) {
           "{} s time limit. Writes, DDL, SETTINGS and FORMAT clauses, INTO OUTFILE, several "
           "statements, and table functions that reach files, URLs or other servers are refused.",
           o.max_result_rows, o.max_result_bytes / 1024, o.max_execution_time.count()),
-      .input_schema = Schema({{"query", Str("The SQL statement", 100'000)}}, {"query"}),
+      .input_schema = Schema({{"query", StrArg("The SQL statement", 100'000)}}, {"query"}),
       .run = [&store, o](const json& a) -> absl::StatusOr<ojson> {
         const std::string sql = a["query"];
         size_t end = 0;

@@ -15,12 +15,4 @@ namespace kobs::mcp {
 
 std::vector<Tool> ClickHouseTools(store::Store& store, const McpOptions& options);
 
-// Runs `sql` (already checked) with the read-only settings and returns JSONEachRow rows as an
-// array, at most `max_rows` rows and `max_bytes` of row text; `*more` receives the number of
-// rows left out (counted up to a bound; `*more_exact` false beyond it).
-absl::StatusOr<nlohmann::ordered_json> RunBounded(store::Store& store, std::string_view sql,
-                                                  std::vector<store::Param> params,
-                                                  const McpOptions& options, uint64_t max_rows,
-                                                  uint64_t* more, bool* more_exact);
-
 }  // namespace kobs::mcp

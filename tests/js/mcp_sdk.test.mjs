@@ -50,7 +50,10 @@ test('initialize negotiates a version and names the server', async () => {
 test('tools/list: schemas and read-only annotations', async () => {
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name);
-  for (const n of ['list_databases', 'list_tables', 'describe_table', 'run_select_query']) {
+  for (const n of ['list_databases', 'list_tables', 'describe_table', 'run_select_query',
+    'get_pod_errors', 'get_pod_timeline', 'get_composition_events', 'get_warning_summary',
+    'get_agent_traces', 'check_pod_health', 'search_logs', 'get_slow_traces',
+    'get_composition_health']) {
     assert.ok(names.includes(n), n);
   }
   for (const t of tools) {
@@ -112,6 +115,29 @@ test('refusals are tool errors with a reason, and nothing is written', async () 
     name: 'run_select_query', arguments: { query: 'SELECT count() AS n FROM pods' },
   }));
   assert.equal(count.rows[0].n, 1500);
+});
+
+test('every diagnostic tool answers through the SDK', async () => {
+  // The rows themselves are checked in tests/mcp/diagnostic_tools_test.cc; here each tool runs
+  // end to end through the SDK (against an empty store until the simulated cluster lands).
+  const calls = {
+    get_pod_errors: { pod_name: 'api-' },
+    get_pod_timeline: { namespace: 'shop', pod_name: 'api-' },
+    get_composition_events: { composition_id: 'c-1' },
+    get_warning_summary: {},
+    get_agent_traces: {},
+    check_pod_health: { pod_name: 'api-' },
+    search_logs: { text: 'error', min_severity: 'WARN' },
+    get_slow_traces: { min_duration_ms: 5 },
+    get_composition_health: { composition_id: 'c-1' },
+  };
+  for (const [name, args] of Object.entries(calls)) {
+    const r = structured(await client.callTool({ name, arguments: args }));
+    assert.ok(typeof r === 'object', name);
+  }
+  const missing = await client.callTool({ name: 'get_pod_errors', arguments: { pod_name: '' } });
+  assert.equal(missing.isError, true);
+  assert.match(missing.content[0].text, /must not be empty/);
 });
 
 test('transport checks: protocol version, origin, session, GET', async () => {

@@ -1,0 +1,462 @@
+#include "mcp/diagnostic_tools.h"
+
+#include <fmt/format.h>
+
+#include "mcp/sql_guard.h"
+#include "mcp/tool_util.h"
+
+namespace kobs::mcp {
+namespace {
+
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+using store::Param;
+
+constexpr int64_t kWeekMinutes = 7 * 24 * 60;
+
+// Event fields in Body = {"type": ..., "object": <Event>}.
+constexpr char kReason[] = "JSONExtractString(Body, 'object', 'reason')";
+constexpr char kMessage[] = "JSONExtractString(Body, 'object', 'message')";
+constexpr char kType[] = "JSONExtractString(Body, 'object', 'type')";
+constexpr char kObjKind[] = "JSONExtractString(Body, 'object', 'involvedObject', 'kind')";
+constexpr char kObjName[] = "JSONExtractString(Body, 'object', 'involvedObject', 'name')";
+constexpr char kObjNs[] = "JSONExtractString(Body, 'object', 'involvedObject', 'namespace')";
+constexpr char kIsEvent[] = "ResourceAttributes['telemetry.source'] = 'k8s-events'";
+constexpr char kIsError[] = "(SeverityText IN ('ERROR', 'FATAL') OR SeverityNumber >= 17)";
+
+json Namespace() { return {{"type", "string"}, {"description", "Namespace"}, {"default", "default"}, {"maxLength", 253}}; }
+json PodName() { return StrArg("Pod name or name prefix (required)", 253, 1); }
+json Minutes(int64_t dflt) { return IntArg("Look back this many minutes", 1, kWeekMinutes, dflt); }
+
+std::string Prefix(const json& a, const char* key) {
+  return EscapeLike(a[key].get<std::string>()) + "%";
+}
+
+// A tool result: the rows, with the truncation marker when the limit cut them.
+absl::StatusOr<ojson> Bounded(store::Store& store, const McpOptions& o, const std::string& sql,
+                              std::vector<Param> params, uint64_t limit) {
+  uint64_t more = 0;
+  bool exact = true;
+  auto rows = RunBounded(store, sql, std::move(params), o, limit, &more, &exact);
+  if (!rows.ok()) return rows.status();
+  ojson out = {{"rows", *rows}, {"row_count", rows->size()}, {"truncated", more > 0}};
+  if (more > 0) out["more_rows"] = more;
+  return out;
+}
+
+Tool PodErrors(store::Store& store, const McpOptions& o) {
+  return Tool{
+      .name = "get_pod_errors",
+      .title = "Pod error logs",
+      .description = "ERROR and FATAL log lines of the pods whose name starts with pod_name in a "
+                     "namespace, newest first.",
+      .input_schema = Schema({{"namespace", Namespace()}, {"pod_name", PodName()},
+                              {"minutes", Minutes(30)}, {"limit", IntArg("Rows at most", 1, 500, 30)}},
+                             {"pod_name"}),
+      .run = [&store, o](const json& a) {
+        return Bounded(store, o,
+                       fmt::format(
+                           "SELECT toString(Timestamp) AS timestamp, SeverityText AS severity, "
+                           "substring(Body, 1, 500) AS body, ResourceAttributes['k8s.pod.name'] AS "
+                           "pod_name, ResourceAttributes['k8s.container.name'] AS container "
+                           "FROM otel_logs WHERE ResourceAttributes['k8s.pod.name'] LIKE {{pod:String}} "
+                           "AND ResourceAttributes['k8s.namespace.name'] = {{ns:String}} AND {} "
+                           "AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE "
+                           "ORDER BY Timestamp DESC LIMIT {{limit:UInt32}}",
+                           kIsError),
+                       {Param::Str("pod", Prefix(a, "pod_name")), Param::Str("ns", a["namespace"].get<std::string>()),
+                        Param::Raw("m", a["minutes"].dump()), Param::Raw("limit", a["limit"].dump())},
+                       a["limit"].get<uint64_t>());
+      }};
+}
+
+Tool PodTimeline(store::Store& store, const McpOptions& o) {
+  return Tool{
+      .name = "get_pod_timeline",
+      .title = "Pod timeline",
+      .description = "Kubernetes events and ERROR/FATAL/WARN log lines of the pods whose name "
+                     "starts with pod_name, merged newest first.",
+      .input_schema = Schema({{"namespace", Namespace()}, {"pod_name", PodName()},
+                              {"minutes", Minutes(60)}, {"limit", IntArg("Rows at most", 1, 500, 50)}},
+                             {"pod_name"}),
+      .run = [&store, o](const json& a) {
+        return Bounded(
+            store, o,
+            fmt::format(
+                // Parenthesized: in ClickHouse a bare ORDER BY/LIMIT after UNION ALL binds to the
+                // last SELECT only (the original's timeline was neither sorted nor bounded).
+                "SELECT * FROM ("
+                "SELECT toString(Timestamp) AS timestamp, 'event' AS source, {0} AS reason, {1} "
+                "AS message, {2} AS type FROM otel_logs WHERE {3} AND {4} LIKE {{pod:String}} "
+                "AND {5} = {{ns:String}} AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE "
+                "UNION ALL "
+                "SELECT toString(Timestamp) AS timestamp, 'log' AS source, SeverityText AS reason, "
+                "substring(Body, 1, 300) AS message, '' AS type FROM otel_logs WHERE "
+                "ResourceAttributes['k8s.pod.name'] LIKE {{pod:String}} AND "
+                "ResourceAttributes['k8s.namespace.name'] = {{ns:String}} AND SeverityText IN "
+                "('ERROR', 'FATAL', 'WARN') AND ResourceAttributes['telemetry.source'] != "
+                "'k8s-events' AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE) "
+                "ORDER BY timestamp DESC LIMIT {{limit:UInt32}}",
+                kReason, kMessage, kType, kIsEvent, kObjName, kObjNs),
+            {Param::Str("pod", Prefix(a, "pod_name")), Param::Str("ns", a["namespace"].get<std::string>()),
+             Param::Raw("m", a["minutes"].dump()), Param::Raw("limit", a["limit"].dump())},
+            a["limit"].get<uint64_t>());
+      }};
+}
+
+Tool CompositionEvents(store::Store& store, const McpOptions& o) {
+  return Tool{
+      .name = "get_composition_events",
+      .title = "Composition events",
+      .description = "Kubernetes events of the resources of one Krateo composition, newest first.",
+      .input_schema = Schema({{"composition_id", StrArg("The composition's uid (required)", 253, 1)},
+                              {"minutes", Minutes(60)}, {"limit", IntArg("Rows at most", 1, 500, 50)}},
+                             {"composition_id"}),
+      .run = [&store, o](const json& a) {
+        return Bounded(
+            store, o,
+            fmt::format("SELECT toString(Timestamp) AS timestamp, {} AS kind, {} AS name, {} AS "
+                        "namespace, {} AS reason, {} AS message, {} AS type FROM otel_logs WHERE "
+                        "LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {} AND "
+                        "Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE ORDER BY Timestamp DESC "
+                        "LIMIT {{limit:UInt32}}",
+                        kObjKind, kObjName, kObjNs, kReason, kMessage, kType, kIsEvent),
+            {Param::Str("id", a["composition_id"].get<std::string>()), Param::Raw("m", a["minutes"].dump()),
+             Param::Raw("limit", a["limit"].dump())},
+            a["limit"].get<uint64_t>());
+      }};
+}
+
+Tool WarningSummary(store::Store& store, const McpOptions& o) {
+  return Tool{
+      .name = "get_warning_summary",
+      .title = "Warning summary",
+      .description = "Warning events counted by resource and reason, most frequent first; "
+                     "optionally in one namespace.",
+      .input_schema = Schema({{"minutes", Minutes(30)},
+                              {"namespace", StrArg("Only this namespace (all when absent)", 253)},
+                              {"limit", IntArg("Rows at most", 1, 500, 30)}}),
+      .run = [&store, o](const json& a) {
+        return Bounded(
+            store, o,
+            fmt::format("SELECT {} AS namespace, {} AS resource, {} AS kind, {} AS reason, "
+                        "count() AS event_count, max(toString(Timestamp)) AS last_seen FROM "
+                        "otel_logs WHERE {} AND {} = 'Warning' AND ({{ns:String}} = '' OR {} = "
+                        "{{ns:String}}) AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE "
+                        "GROUP BY namespace, resource, kind, reason ORDER BY event_count DESC, "
+                        "last_seen DESC LIMIT {{limit:UInt32}}",
+                        kObjNs, kObjName, kObjKind, kReason, kIsEvent, kType, kObjNs),
+            {Param::Str("ns", a.value("namespace", "")), Param::Raw("m", a["minutes"].dump()),
+             Param::Raw("limit", a["limit"].dump())},
+            a["limit"].get<uint64_t>());
+      }};
+}
+
+Tool AgentTraces(store::Store& store, const McpOptions& o) {
+  return Tool{
+      .name = "get_agent_traces",
+      .title = "Agent traces",
+      .description = "Recent spans of one agent (service name), or of every krateo-* service.",
+      .input_schema = Schema({{"agent_name", StrArg("Service name (all krateo-* when absent)", 253)},
+                              {"minutes", Minutes(60)}, {"limit", IntArg("Rows at most", 1, 500, 30)}}),
+      .run = [&store, o](const json& a) {
+        return Bounded(
+            store, o,
+            "SELECT TraceId AS trace_id, SpanName AS span_name, ServiceName AS service_name, "
+            "Duration / 1000000 AS duration_ms, StatusCode AS status_code, toString(Timestamp) "
+            "AS timestamp FROM otel_traces WHERE Timestamp > now() - INTERVAL {m:UInt32} MINUTE "
+            "AND if({agent:String} = '', ServiceName LIKE 'krateo-%', ServiceName = "
+            "{agent:String}) ORDER BY Timestamp DESC LIMIT {limit:UInt32}",
+            {Param::Str("agent", a.value("agent_name", "")), Param::Raw("m", a["minutes"].dump()),
+             Param::Raw("limit", a["limit"].dump())},
+            a["limit"].get<uint64_t>());
+      }};
+}
+
+// The latest value of each of `metrics` per container of the matching pods, from both gauge
+// and sum tables (receivers differ on which one a metric is).
+std::string LatestMetrics() {
+  return "SELECT ResourceAttributes['k8s.pod.name'] AS pod, "
+         "ResourceAttributes['k8s.container.name'] AS container, MetricName AS metric, "
+         "argMax(Value, TimeUnix) AS value, "
+         "argMax(ResourceAttributes['k8s.container.status.last_terminated_reason'], TimeUnix) "
+         "AS last_terminated_reason FROM ("
+         "SELECT ResourceAttributes, MetricName, Value, TimeUnix FROM otel_metrics_gauge "
+         "WHERE MetricName IN {metrics:Array(String)} AND "
+         "ResourceAttributes['k8s.namespace.name'] = {ns:String} AND "
+         "ResourceAttributes['k8s.pod.name'] LIKE {pod:String} AND "
+         "TimeUnix > now() - INTERVAL {m:UInt32} MINUTE "
+         "UNION ALL SELECT ResourceAttributes, MetricName, Value, TimeUnix FROM otel_metrics_sum "
+         "WHERE MetricName IN {metrics:Array(String)} AND "
+         "ResourceAttributes['k8s.namespace.name'] = {ns:String} AND "
+         "ResourceAttributes['k8s.pod.name'] LIKE {pod:String} AND "
+         "TimeUnix > now() - INTERVAL {m:UInt32} MINUTE) "
+         "GROUP BY pod, container, metric ORDER BY pod, container, metric";
+}
+
+constexpr char kHealthMetrics[] =
+    "['k8s.container.restarts','container.memory.working_set','k8s.container.memory_limit',"
+    "'container.cpu.usage','k8s.container.cpu_limit']";
+
+// Folds LatestMetrics rows into one object per container.
+ojson Containers(const ojson& rows) {
+  ojson out = ojson::array();
+  for (const auto& r : rows) {
+    if (out.empty() || out.back()["pod"] != r["pod"] || out.back()["container"] != r["container"]) {
+      out.push_back({{"pod", r["pod"]}, {"container", r["container"]}});
+    }
+    ojson& c = out.back();
+    const std::string m = r["metric"];
+    const double v = r["value"].get<double>();
+    if (m == "k8s.container.restarts") {
+      c["restart_count"] = static_cast<int64_t>(v);
+      if (!r["last_terminated_reason"].get<std::string>().empty()) {
+        c["last_terminated_reason"] = r["last_terminated_reason"];
+      }
+    } else if (m == "container.memory.working_set") {
+      c["memory_working_set_bytes"] = v;
+    } else if (m == "k8s.container.memory_limit") {
+      c["memory_limit_bytes"] = v;
+    } else if (m == "container.cpu.usage") {
+      c["cpu_usage_cores"] = v;
+    } else if (m == "k8s.container.cpu_limit") {
+      c["cpu_limit_cores"] = v;
+    }
+  }
+  for (auto& c : out) {
+    if (c.contains("memory_working_set_bytes") && c.contains("memory_limit_bytes") &&
+        c["memory_limit_bytes"].get<double>() > 0) {
+      c["memory_used_of_limit"] = c["memory_working_set_bytes"].get<double>() /
+                                  c["memory_limit_bytes"].get<double>();
+    }
+    if (c.contains("cpu_usage_cores") && c.contains("cpu_limit_cores") &&
+        c["cpu_limit_cores"].get<double>() > 0) {
+      c["cpu_used_of_limit"] =
+          c["cpu_usage_cores"].get<double>() / c["cpu_limit_cores"].get<double>();
+    }
+  }
+  return out;
+}
+
+Tool PodHealth(store::Store& store, const McpOptions& o) {
+  return Tool{
+      .name = "check_pod_health",
+      .title = "Pod health",
+      .description =
+          "Health of the pods whose name starts with pod_name over the last hour: warning events "
+          "by reason, the number of error log lines, and per container the restart count, the "
+          "last termination reason, and memory and CPU use against their limits.",
+      .input_schema = Schema({{"namespace", Namespace()}, {"pod_name", PodName()},
+                              {"minutes", Minutes(60)}},
+                             {"pod_name"}),
+      .run = [&store, o](const json& a) -> absl::StatusOr<ojson> {
+        std::vector<Param> p = {Param::Str("pod", Prefix(a, "pod_name")),
+                                Param::Str("ns", a["namespace"].get<std::string>()),
+                                Param::Raw("m", a["minutes"].dump()),
+                                Param::Raw("metrics", kHealthMetrics)};
+        auto warnings = Rows(
+            store, o,
+            fmt::format("SELECT {} AS reason, count() AS count, max(toString(Timestamp)) AS "
+                        "last_seen, argMax({}, Timestamp) AS last_message FROM otel_logs WHERE {} "
+                        "AND {} = 'Warning' AND {} LIKE {{pod:String}} AND {} = {{ns:String}} AND "
+                        "Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE GROUP BY reason ORDER BY "
+                        "count DESC LIMIT 50",
+                        kReason, kMessage, kIsEvent, kType, kObjName, kObjNs),
+            p);
+        if (!warnings.ok()) return warnings.status();
+        auto errors = Rows(store, o,
+                           fmt::format("SELECT count() AS error_count FROM otel_logs WHERE "
+                                       "ResourceAttributes['k8s.pod.name'] LIKE {{pod:String}} AND "
+                                       "ResourceAttributes['k8s.namespace.name'] = {{ns:String}} "
+                                       "AND {} AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE",
+                                       kIsError),
+                           p);
+        if (!errors.ok()) return errors.status();
+        auto metrics = Rows(store, o, LatestMetrics(), p);
+        if (!metrics.ok()) return metrics.status();
+        ojson containers = Containers(*metrics);
+        // Without the metric attribute, the last termination reason comes from the events.
+        auto last = Rows(store, o,
+                         fmt::format("SELECT {} AS reason FROM otel_logs WHERE {} AND {} LIKE "
+                                     "{{pod:String}} AND {} = {{ns:String}} AND {} IN ('OOMKilling', "
+                                     "'BackOff', 'Killing', 'Failed', 'Unhealthy', 'Evicted') AND "
+                                     "Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE ORDER BY "
+                                     "Timestamp DESC LIMIT 1",
+                                     kReason, kIsEvent, kObjName, kObjNs, kReason),
+                         p);
+        if (!last.ok()) return last.status();
+        const ojson& count = (*errors)[0]["error_count"];
+        return ojson{{"pod", a["pod_name"]},
+                     {"namespace", a["namespace"]},
+                     {"warning_events", *warnings},
+                     {"error_logs", count.is_string() ? ojson(std::stoll(count.get<std::string>())) : count},
+                     {"containers", containers},
+                     {"last_problem_event", last->empty() ? ojson(nullptr) : (*last)[0]["reason"]}};
+      }};
+}
+
+Tool SearchLogs(store::Store& store, const McpOptions& o) {
+  return Tool{
+      .name = "search_logs",
+      .title = "Search logs",
+      .description =
+          "Log lines (events excluded) over a bounded time window, newest first, filtered by "
+          "text (case-insensitive substring of the body), namespace, pod name prefix, service, "
+          "minimum severity, and one attribute (key and value, log or resource attribute).",
+      .input_schema = Schema({{"text", StrArg("Substring of the body", 1000)},
+                              {"namespace", StrArg("Namespace", 253)},
+                              {"pod_name", StrArg("Pod name prefix", 253)},
+                              {"service", StrArg("Service name", 253)},
+                              {"min_severity", {{"type", "string"}, {"enum", {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}}}},
+                              {"attribute_key", StrArg("Attribute key", 256)},
+                              {"attribute_value", StrArg("Attribute value", 1000)},
+                              {"minutes", Minutes(60)},
+                              {"limit", IntArg("Rows at most", 1, 1000, 100)}}),
+      .run = [&store, o](const json& a) {
+        static const std::map<std::string, int> kSeverity = {
+            {"TRACE", 1}, {"DEBUG", 5}, {"INFO", 9}, {"WARN", 13}, {"ERROR", 17}, {"FATAL", 21}};
+        const int min_sev = kSeverity.at(a.value("min_severity", "TRACE"));
+        const std::string pod = a.value("pod_name", "");
+        return Bounded(
+            store, o,
+            "SELECT toString(Timestamp) AS timestamp, SeverityText AS severity, ServiceName AS "
+            "service, ResourceAttributes['k8s.namespace.name'] AS namespace, "
+            "ResourceAttributes['k8s.pod.name'] AS pod_name, substring(Body, 1, 1000) AS body "
+            "FROM otel_logs WHERE Timestamp > now() - INTERVAL {m:UInt32} MINUTE AND "
+            "ResourceAttributes['telemetry.source'] != 'k8s-events' AND "
+            "({text:String} = '' OR positionCaseInsensitive(Body, {text:String}) > 0) AND "
+            "({ns:String} = '' OR ResourceAttributes['k8s.namespace.name'] = {ns:String}) AND "
+            "({pod:String} = '%' OR ResourceAttributes['k8s.pod.name'] LIKE {pod:String}) AND "
+            "({svc:String} = '' OR ServiceName = {svc:String}) AND "
+            "(SeverityNumber >= {sev:UInt8} OR (SeverityNumber = 0 AND {sev:UInt8} <= 1)) AND "
+            "({key:String} = '' OR LogAttributes[{key:String}] = {value:String} OR "
+            "ResourceAttributes[{key:String}] = {value:String}) "
+            "ORDER BY Timestamp DESC LIMIT {limit:UInt32}",
+            {Param::Str("text", a.value("text", "")), Param::Str("ns", a.value("namespace", "")),
+             Param::Str("pod", EscapeLike(pod) + "%"), Param::Str("svc", a.value("service", "")),
+             Param::Raw("sev", std::to_string(min_sev)),
+             Param::Str("key", a.value("attribute_key", "")),
+             Param::Str("value", a.value("attribute_value", "")),
+             Param::Raw("m", a["minutes"].dump()), Param::Raw("limit", a["limit"].dump())},
+            a["limit"].get<uint64_t>());
+      }};
+}
+
+Tool SlowTraces(store::Store& store, const McpOptions& o) {
+  return Tool{
+      .name = "get_slow_traces",
+      .title = "Slow spans",
+      .description = "The slowest spans over a time window, at least min_duration_ms long, "
+                     "optionally of one service; slowest first.",
+      .input_schema = Schema({{"service", StrArg("Service name", 253)},
+                              {"min_duration_ms", IntArg("Minimum duration in ms", 0, 86'400'000, 1000)},
+                              {"minutes", Minutes(60)},
+                              {"limit", IntArg("Rows at most", 1, 500, 30)}}),
+      .run = [&store, o](const json& a) {
+        return Bounded(
+            store, o,
+            "SELECT TraceId AS trace_id, SpanId AS span_id, SpanName AS span_name, ServiceName "
+            "AS service_name, Duration / 1000000 AS duration_ms, StatusCode AS status_code, "
+            "toString(Timestamp) AS timestamp FROM otel_traces WHERE Timestamp > now() - "
+            "INTERVAL {m:UInt32} MINUTE AND Duration >= {min:UInt64} * 1000000 AND "
+            "({svc:String} = '' OR ServiceName = {svc:String}) ORDER BY Duration DESC "
+            "LIMIT {limit:UInt32}",
+            {Param::Str("svc", a.value("service", "")), Param::Raw("min", a["min_duration_ms"].dump()),
+             Param::Raw("m", a["minutes"].dump()), Param::Raw("limit", a["limit"].dump())},
+            a["limit"].get<uint64_t>());
+      }};
+}
+
+Tool CompositionHealth(store::Store& store, const McpOptions& o) {
+  return Tool{
+      .name = "get_composition_health",
+      .title = "Composition health",
+      .description =
+          "Every resource of a Krateo composition seen in its events, in one answer: per "
+          "resource the warning and normal event counts and the last reason and message; and "
+          "for its pods the error log lines and container restarts.",
+      .input_schema = Schema({{"composition_id", StrArg("The composition's uid (required)", 253, 1)},
+                              {"minutes", Minutes(60)}},
+                             {"composition_id"}),
+      .run = [&store, o](const json& a) -> absl::StatusOr<ojson> {
+        std::vector<Param> p = {Param::Str("id", a["composition_id"].get<std::string>()),
+                                Param::Raw("m", a["minutes"].dump())};
+        auto resources = Rows(
+            store, o,
+            fmt::format("SELECT {0} AS kind, {1} AS name, {2} AS namespace, countIf({3} = "
+                        "'Warning') AS warnings, countIf({3} != 'Warning') AS normal, "
+                        "argMax({4}, Timestamp) AS last_reason, argMax({5}, Timestamp) AS "
+                        "last_message, max(toString(Timestamp)) AS last_seen FROM otel_logs "
+                        "WHERE LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {6} "
+                        "AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE GROUP BY kind, name, "
+                        "namespace ORDER BY warnings DESC, kind, name LIMIT 500",
+                        kObjKind, kObjName, kObjNs, kType, kReason, kMessage, kIsEvent),
+            p);
+        if (!resources.ok()) return resources.status();
+        // Pods named in the composition's events: their error logs and restarts.
+        auto pods = Rows(
+            store, o,
+            fmt::format(
+                "WITH pods AS (SELECT DISTINCT {0} AS name, {1} AS namespace FROM otel_logs "
+                "WHERE LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {2} AND {3} = "
+                "'Pod' AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE) "
+                "SELECT p.name AS pod, p.namespace AS namespace, "
+                "(SELECT count() FROM otel_logs WHERE ResourceAttributes['k8s.pod.name'] = p.name "
+                "AND ResourceAttributes['k8s.namespace.name'] = p.namespace AND {4} AND Timestamp "
+                "> now() - INTERVAL {{m:UInt32}} MINUTE) AS error_logs FROM pods AS p "
+                "ORDER BY pod LIMIT 200",
+                kObjName, kObjNs, kIsEvent, kObjKind, kIsError),
+            p);
+        if (!pods.ok()) {
+          // Correlated subqueries are not supported everywhere: count per pod instead.
+          pods = Rows(store, o,
+                      fmt::format("SELECT DISTINCT {0} AS pod, {1} AS namespace FROM otel_logs "
+                                  "WHERE LogAttributes['krateo.io/composition-id'] = {{id:String}} "
+                                  "AND {2} AND {3} = 'Pod' AND Timestamp > now() - INTERVAL "
+                                  "{{m:UInt32}} MINUTE ORDER BY pod LIMIT 200",
+                                  kObjName, kObjNs, kIsEvent, kObjKind),
+                      p);
+          if (!pods.ok()) return pods.status();
+          for (auto& pod : *pods) {
+            auto n = Rows(store, o,
+                          fmt::format("SELECT count() AS n FROM otel_logs WHERE "
+                                      "ResourceAttributes['k8s.pod.name'] = {{pod:String}} AND "
+                                      "ResourceAttributes['k8s.namespace.name'] = {{ns:String}} "
+                                      "AND {} AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE",
+                                      kIsError),
+                          {Param::Str("pod", pod["pod"].get<std::string>()), Param::Str("ns", pod["namespace"].get<std::string>()),
+                           Param::Raw("m", a["minutes"].dump())});
+            if (!n.ok()) return n.status();
+            pod["error_logs"] = (*n)[0]["n"];
+          }
+        }
+        for (auto& pod : *pods) {
+          auto m = Rows(store, o, LatestMetrics(),
+                        {Param::Str("pod", EscapeLike(pod["pod"].get<std::string>())),
+                         Param::Str("ns", pod["namespace"].get<std::string>()), Param::Raw("m", a["minutes"].dump()),
+                         Param::Raw("metrics", kHealthMetrics)});
+          if (!m.ok()) return m.status();
+          pod["containers"] = Containers(*m);
+        }
+        int64_t warnings = 0;
+        for (const auto& r : *resources) {
+          const ojson& w = r["warnings"];
+          warnings += w.is_string() ? std::stoll(w.get<std::string>()) : w.get<int64_t>();
+        }
+        return ojson{{"composition_id", a["composition_id"]},
+                     {"healthy", warnings == 0},
+                     {"warning_events", warnings},
+                     {"resources", *resources},
+                     {"pods", *pods}};
+      }};
+}
+
+}  // namespace
+
+std::vector<Tool> DiagnosticTools(store::Store& store, const McpOptions& o) {
+  return {PodErrors(store, o),      PodTimeline(store, o),   CompositionEvents(store, o),
+          WarningSummary(store, o), AgentTraces(store, o),   PodHealth(store, o),
+          SearchLogs(store, o),     SlowTraces(store, o),    CompositionHealth(store, o)};
+}
+
+}  // namespace kobs::mcp
