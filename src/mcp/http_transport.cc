@@ -168,7 +168,7 @@ void HttpTransport::Post(const net::Request& request, net::ResponseWriter& respo
     Refuse(response, 400, kInvalidRequest, "JSON-RPC batches are not supported");
     return;
   }
-  const bool is_initialize = message.is_object() && message.value("method", "") == "initialize";
+  const bool is_initialize = StringField(message, "method") == "initialize";
   std::shared_ptr<Entry> entry;
   std::string session_id;
   {

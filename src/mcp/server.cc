@@ -17,6 +17,12 @@ const std::vector<std::string>& SupportedProtocolVersions() {
   return *v;
 }
 
+std::string StringField(const json& object, const char* key) {
+  if (!object.is_object()) return "";
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 json ErrorResponse(const json& id, int code, const std::string& message) {
   return {{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}};
 }
@@ -107,7 +113,7 @@ McpServer::McpServer(std::string name, std::string version, std::vector<Tool> to
       metrics_(metrics) {}
 
 std::optional<json> McpServer::Handle(const json& message, Session& session) {
-  if (!message.is_object() || message.value("jsonrpc", "") != "2.0") {
+  if (!message.is_object() || StringField(message, "jsonrpc") != "2.0") {
     return ErrorResponse(nullptr, kInvalidRequest, "not a JSON-RPC 2.0 message");
   }
   const bool has_id = message.contains("id");
@@ -147,14 +153,12 @@ std::optional<json> McpServer::Handle(const json& message, Session& session) {
 }
 
 json McpServer::Initialize(const json& params, Session& session) {
-  const std::string asked = params.value("protocolVersion", "");
+  const std::string asked = StringField(params, "protocolVersion");
   const auto& versions = SupportedProtocolVersions();
   // The client's version when we speak it, else our latest (the client decides to go on).
   session.protocol_version =
       std::find(versions.begin(), versions.end(), asked) != versions.end() ? asked : versions[0];
-  if (params.contains("clientInfo") && params["clientInfo"].is_object()) {
-    session.client_name = params["clientInfo"].value("name", "");
-  }
+  if (params.contains("clientInfo")) session.client_name = StringField(params["clientInfo"], "name");
   return {{"protocolVersion", session.protocol_version},
           {"capabilities", {{"tools", {{"listChanged", false}}}}},
           {"serverInfo", {{"name", name_}, {"title", "kobs"}, {"version", version_}}},

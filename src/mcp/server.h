@@ -72,6 +72,10 @@ class McpServer {
   MetricsRegistry& metrics_;
 };
 
+// The string `key` of `object`, or "" when it is absent or not a string (never throws: the
+// input is the client's).
+std::string StringField(const nlohmann::json& object, const char* key);
+
 // A JSON-RPC error response.
 nlohmann::json ErrorResponse(const nlohmann::json& id, int code, const std::string& message);
 

@@ -71,6 +71,15 @@ TEST_F(McpServerTest, JsonRpcErrorCodes) {
   EXPECT_EQ(Call({{"jsonrpc", "1.0"}, {"id", 1}, {"method", "ping"}})["error"]["code"],
             kInvalidRequest);
   EXPECT_EQ(Call({{"jsonrpc", "2.0"}, {"id", 1}})["error"]["code"], kInvalidRequest);
+  // Wrong types anywhere are errors, never exceptions (found by fuzzing).
+  EXPECT_EQ(Call({{"jsonrpc", 2}, {"method", ""}})["error"]["code"], kInvalidRequest);
+  EXPECT_EQ(Call({{"jsonrpc", "2.0"}, {"id", 1}, {"method", 5}})["error"]["code"], kInvalidRequest);
+  Session other;
+  EXPECT_TRUE(server_
+                  .Handle({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
+                           {"params", {{"protocolVersion", 3}, {"clientInfo", {{"name", true}}}}}},
+                          other)
+                  ->contains("result"));
   EXPECT_EQ(Call({{"jsonrpc", "2.0"}, {"id", nullptr}, {"method", "ping"}})["error"]["code"],
             kInvalidRequest);
   EXPECT_EQ(Request("tools/list")["error"]["code"], kInvalidRequest) << "before initialize";
