@@ -155,6 +155,7 @@ Server StartKobs(const std::string& dir) {
     setenv("KOBS_CLICKHOUSE_HTTP_LISTEN", "127.0.0.1:0", 1);
     setenv("KOBS_OTLP_HTTP_LISTEN", "127.0.0.1:0", 1);
     setenv("KOBS_OTLP_GRPC_LISTEN", "", 1);
+    setenv("KOBS_MCP_LISTEN", "", 1);
     const char* bin = std::getenv("KOBS_BIN") ? std::getenv("KOBS_BIN") : KOBS_BIN_PATH;
     execl(bin, bin, "serve", nullptr);
     _exit(127);

@@ -71,7 +71,8 @@ KobsServer::KobsServer(const std::string& data, std::vector<std::string> env) {
                                   "KOBS_API_LISTEN=127.0.0.1:0",
                                   "KOBS_CLICKHOUSE_HTTP_LISTEN=127.0.0.1:0",
                                   "KOBS_OTLP_HTTP_LISTEN=127.0.0.1:0",
-                                  "KOBS_OTLP_GRPC_LISTEN=127.0.0.1:0"};
+                                  "KOBS_OTLP_GRPC_LISTEN=127.0.0.1:0",
+                                  "KOBS_MCP_LISTEN=127.0.0.1:0"};
   all.insert(all.end(), env.begin(), env.end());  // later entries win (putenv order)
   proc_ = SpawnKobs({"serve"}, all);
   close(proc_.out_fd);
