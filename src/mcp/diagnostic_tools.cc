@@ -1,5 +1,8 @@
 #include "mcp/diagnostic_tools.h"
 
+#include <set>
+#include <string>
+
 #include <fmt/format.h>
 
 #include "mcp/sql_guard.h"
@@ -21,12 +24,40 @@ constexpr char kType[] = "JSONExtractString(Body, 'object', 'type')";
 constexpr char kObjKind[] = "JSONExtractString(Body, 'object', 'involvedObject', 'kind')";
 constexpr char kObjName[] = "JSONExtractString(Body, 'object', 'involvedObject', 'name')";
 constexpr char kObjNs[] = "JSONExtractString(Body, 'object', 'involvedObject', 'namespace')";
-constexpr char kIsEvent[] = "ResourceAttributes['telemetry.source'] = 'k8s-events'";
+// The has() on mapValues lets the exporter schema's index on them skip granules without events.
+constexpr char kIsEvent[] =
+    "(has(mapValues(ResourceAttributes), 'k8s-events') AND "
+    "ResourceAttributes['telemetry.source'] = 'k8s-events')";
+// A cheap superset test before the JSON is parsed: the Body holds `"name":"<prefix>`.
+constexpr char kNamePrefilter[] = "position(Body, concat('\"name\":\"', {name:String})) > 0";
 constexpr char kIsError[] = "(SeverityText IN ('ERROR', 'FATAL') OR SeverityNumber >= 17)";
 
 json Namespace() { return {{"type", "string"}, {"description", "Namespace"}, {"default", "default"}, {"maxLength", 253}}; }
 json PodName() { return StrArg("Pod name or name prefix (required)", 253, 1); }
 json Minutes(int64_t dflt) { return IntArg("Look back this many minutes", 1, kWeekMinutes, dflt); }
+
+// What a tool needs: the store, the limits, and which otel_logs columns to read pod and
+// namespace from (the exporter schema's LowCardinality materialized columns when the table
+// has them, many times faster than the map lookup they stand for; the map otherwise).
+struct Ctx {
+  store::Store& store;
+  McpOptions o;
+  bool materialized = false;
+
+  // `sql` over otel_logs, with the map lookups of pod and namespace on the fast columns.
+  std::string Logs(std::string sql) const {
+    if (!materialized) return sql;
+    for (auto [from, to] : {std::pair{"ResourceAttributes['k8s.pod.name']",
+                                      "`__otel_materialized_k8s.pod.name`"},
+                            std::pair{"ResourceAttributes['k8s.namespace.name']",
+                                      "`__otel_materialized_k8s.namespace.name`"}}) {
+      for (size_t at; (at = sql.find(from)) != std::string::npos;) {
+        sql.replace(at, std::string_view(from).size(), to);
+      }
+    }
+    return sql;
+  }
+};
 
 std::string Prefix(const json& a, const char* key) {
   return EscapeLike(a[key].get<std::string>()) + "%";
@@ -44,7 +75,7 @@ absl::StatusOr<ojson> Bounded(store::Store& store, const McpOptions& o, const st
   return out;
 }
 
-Tool PodErrors(store::Store& store, const McpOptions& o) {
+Tool PodErrors(const Ctx& c) {
   return Tool{
       .name = "get_pod_errors",
       .title = "Pod error logs",
@@ -53,9 +84,9 @@ Tool PodErrors(store::Store& store, const McpOptions& o) {
       .input_schema = Schema({{"namespace", Namespace()}, {"pod_name", PodName()},
                               {"minutes", Minutes(30)}, {"limit", IntArg("Rows at most", 1, 500, 30)}},
                              {"pod_name"}),
-      .run = [&store, o](const json& a) {
-        return Bounded(store, o,
-                       fmt::format(
+      .run = [c](const json& a) {
+        return Bounded(c.store, c.o,
+                       c.Logs(fmt::format(
                            "SELECT toString(Timestamp) AS timestamp, SeverityText AS severity, "
                            "substring(Body, 1, 500) AS body, ResourceAttributes['k8s.pod.name'] AS "
                            "pod_name, ResourceAttributes['k8s.container.name'] AS container "
@@ -63,14 +94,14 @@ Tool PodErrors(store::Store& store, const McpOptions& o) {
                            "AND ResourceAttributes['k8s.namespace.name'] = {{ns:String}} AND {} "
                            "AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE "
                            "ORDER BY Timestamp DESC LIMIT {{limit:UInt32}}",
-                           kIsError),
+                           kIsError)),
                        {Param::Str("pod", Prefix(a, "pod_name")), Param::Str("ns", a["namespace"].get<std::string>()),
                         Param::Raw("m", a["minutes"].dump()), Param::Raw("limit", a["limit"].dump())},
                        a["limit"].get<uint64_t>());
       }};
 }
 
-Tool PodTimeline(store::Store& store, const McpOptions& o) {
+Tool PodTimeline(const Ctx& c) {
   return Tool{
       .name = "get_pod_timeline",
       .title = "Pod timeline",
@@ -79,16 +110,17 @@ Tool PodTimeline(store::Store& store, const McpOptions& o) {
       .input_schema = Schema({{"namespace", Namespace()}, {"pod_name", PodName()},
                               {"minutes", Minutes(60)}, {"limit", IntArg("Rows at most", 1, 500, 50)}},
                              {"pod_name"}),
-      .run = [&store, o](const json& a) {
+      .run = [c](const json& a) {
         return Bounded(
-            store, o,
-            fmt::format(
+            c.store, c.o,
+            c.Logs(fmt::format(
                 // Parenthesized: in ClickHouse a bare ORDER BY/LIMIT after UNION ALL binds to the
                 // last SELECT only (the original's timeline was neither sorted nor bounded).
                 "SELECT * FROM ("
                 "SELECT toString(Timestamp) AS timestamp, 'event' AS source, {0} AS reason, {1} "
-                "AS message, {2} AS type FROM otel_logs WHERE {3} AND {4} LIKE {{pod:String}} "
-                "AND {5} = {{ns:String}} AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE "
+                "AS message, {2} AS type FROM otel_logs WHERE {3} AND {6} AND {4} LIKE "
+                "{{pod:String}} AND {5} = {{ns:String}} AND Timestamp > now() - INTERVAL "
+                "{{m:UInt32}} MINUTE "
                 "UNION ALL "
                 "SELECT toString(Timestamp) AS timestamp, 'log' AS source, SeverityText AS reason, "
                 "substring(Body, 1, 300) AS message, '' AS type FROM otel_logs WHERE "
@@ -97,14 +129,15 @@ Tool PodTimeline(store::Store& store, const McpOptions& o) {
                 "('ERROR', 'FATAL', 'WARN') AND ResourceAttributes['telemetry.source'] != "
                 "'k8s-events' AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE) "
                 "ORDER BY timestamp DESC LIMIT {{limit:UInt32}}",
-                kReason, kMessage, kType, kIsEvent, kObjName, kObjNs),
+                kReason, kMessage, kType, kIsEvent, kObjName, kObjNs, kNamePrefilter)),
             {Param::Str("pod", Prefix(a, "pod_name")), Param::Str("ns", a["namespace"].get<std::string>()),
+             Param::Str("name", a["pod_name"].get<std::string>()),
              Param::Raw("m", a["minutes"].dump()), Param::Raw("limit", a["limit"].dump())},
             a["limit"].get<uint64_t>());
       }};
 }
 
-Tool CompositionEvents(store::Store& store, const McpOptions& o) {
+Tool CompositionEvents(const Ctx& c) {
   return Tool{
       .name = "get_composition_events",
       .title = "Composition events",
@@ -112,9 +145,9 @@ Tool CompositionEvents(store::Store& store, const McpOptions& o) {
       .input_schema = Schema({{"composition_id", StrArg("The composition's uid (required)", 253, 1)},
                               {"minutes", Minutes(60)}, {"limit", IntArg("Rows at most", 1, 500, 50)}},
                              {"composition_id"}),
-      .run = [&store, o](const json& a) {
+      .run = [c](const json& a) {
         return Bounded(
-            store, o,
+            c.store, c.o,
             fmt::format("SELECT toString(Timestamp) AS timestamp, {} AS kind, {} AS name, {} AS "
                         "namespace, {} AS reason, {} AS message, {} AS type FROM otel_logs WHERE "
                         "LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {} AND "
@@ -127,7 +160,7 @@ Tool CompositionEvents(store::Store& store, const McpOptions& o) {
       }};
 }
 
-Tool WarningSummary(store::Store& store, const McpOptions& o) {
+Tool WarningSummary(const Ctx& c) {
   return Tool{
       .name = "get_warning_summary",
       .title = "Warning summary",
@@ -136,9 +169,9 @@ Tool WarningSummary(store::Store& store, const McpOptions& o) {
       .input_schema = Schema({{"minutes", Minutes(30)},
                               {"namespace", StrArg("Only this namespace (all when absent)", 253)},
                               {"limit", IntArg("Rows at most", 1, 500, 30)}}),
-      .run = [&store, o](const json& a) {
+      .run = [c](const json& a) {
         return Bounded(
-            store, o,
+            c.store, c.o,
             fmt::format("SELECT {} AS namespace, {} AS resource, {} AS kind, {} AS reason, "
                         "count() AS event_count, max(toString(Timestamp)) AS last_seen FROM "
                         "otel_logs WHERE {} AND {} = 'Warning' AND ({{ns:String}} = '' OR {} = "
@@ -152,16 +185,16 @@ Tool WarningSummary(store::Store& store, const McpOptions& o) {
       }};
 }
 
-Tool AgentTraces(store::Store& store, const McpOptions& o) {
+Tool AgentTraces(const Ctx& c) {
   return Tool{
       .name = "get_agent_traces",
       .title = "Agent traces",
       .description = "Recent spans of one agent (service name), or of every krateo-* service.",
       .input_schema = Schema({{"agent_name", StrArg("Service name (all krateo-* when absent)", 253)},
                               {"minutes", Minutes(60)}, {"limit", IntArg("Rows at most", 1, 500, 30)}}),
-      .run = [&store, o](const json& a) {
+      .run = [c](const json& a) {
         return Bounded(
-            store, o,
+            c.store, c.o,
             "SELECT TraceId AS trace_id, SpanName AS span_name, ServiceName AS service_name, "
             "Duration / 1000000 AS duration_ms, StatusCode AS status_code, toString(Timestamp) "
             "AS timestamp FROM otel_traces WHERE Timestamp > now() - INTERVAL {m:UInt32} MINUTE "
@@ -173,26 +206,29 @@ Tool AgentTraces(store::Store& store, const McpOptions& o) {
       }};
 }
 
-// The latest value of each of `metrics` per container of the matching pods, from both gauge
-// and sum tables (receivers differ on which one a metric is).
-std::string LatestMetrics() {
+// The latest value of each of {metrics:Array(String)} per container of the pods `filter`
+// (SQL over ResourceAttributes) selects, from both gauge and sum tables (receivers differ on
+// which one a metric is).
+std::string LatestMetrics(const std::string& filter) {
+  std::string part;
+  for (const char* table : {"otel_metrics_gauge", "otel_metrics_sum"}) {
+    if (!part.empty()) part += " UNION ALL ";
+    part += fmt::format(
+        "SELECT ResourceAttributes, MetricName, Value, TimeUnix FROM {} WHERE MetricName IN "
+        "{{metrics:Array(String)}} AND TimeUnix > now() - INTERVAL {{m:UInt32}} MINUTE AND {}",
+        table, filter);
+  }
   return "SELECT ResourceAttributes['k8s.pod.name'] AS pod, "
          "ResourceAttributes['k8s.container.name'] AS container, MetricName AS metric, "
          "argMax(Value, TimeUnix) AS value, "
          "argMax(ResourceAttributes['k8s.container.status.last_terminated_reason'], TimeUnix) "
-         "AS last_terminated_reason FROM ("
-         "SELECT ResourceAttributes, MetricName, Value, TimeUnix FROM otel_metrics_gauge "
-         "WHERE MetricName IN {metrics:Array(String)} AND "
-         "ResourceAttributes['k8s.namespace.name'] = {ns:String} AND "
-         "ResourceAttributes['k8s.pod.name'] LIKE {pod:String} AND "
-         "TimeUnix > now() - INTERVAL {m:UInt32} MINUTE "
-         "UNION ALL SELECT ResourceAttributes, MetricName, Value, TimeUnix FROM otel_metrics_sum "
-         "WHERE MetricName IN {metrics:Array(String)} AND "
-         "ResourceAttributes['k8s.namespace.name'] = {ns:String} AND "
-         "ResourceAttributes['k8s.pod.name'] LIKE {pod:String} AND "
-         "TimeUnix > now() - INTERVAL {m:UInt32} MINUTE) "
+         "AS last_terminated_reason FROM (" + part + ") "
          "GROUP BY pod, container, metric ORDER BY pod, container, metric";
 }
+
+constexpr char kPodFilter[] =
+    "ResourceAttributes['k8s.namespace.name'] = {ns:String} AND "
+    "ResourceAttributes['k8s.pod.name'] LIKE {pod:String}";
 
 constexpr char kHealthMetrics[] =
     "['k8s.container.restarts','container.memory.working_set','k8s.container.memory_limit',"
@@ -238,7 +274,7 @@ ojson Containers(const ojson& rows) {
   return out;
 }
 
-Tool PodHealth(store::Store& store, const McpOptions& o) {
+Tool PodHealth(const Ctx& c) {
   return Tool{
       .name = "check_pod_health",
       .title = "Pod health",
@@ -249,53 +285,60 @@ Tool PodHealth(store::Store& store, const McpOptions& o) {
       .input_schema = Schema({{"namespace", Namespace()}, {"pod_name", PodName()},
                               {"minutes", Minutes(60)}},
                              {"pod_name"}),
-      .run = [&store, o](const json& a) -> absl::StatusOr<ojson> {
+      .run = [c](const json& a) -> absl::StatusOr<ojson> {
         std::vector<Param> p = {Param::Str("pod", Prefix(a, "pod_name")),
                                 Param::Str("ns", a["namespace"].get<std::string>()),
+                                Param::Str("name", a["pod_name"].get<std::string>()),
                                 Param::Raw("m", a["minutes"].dump()),
                                 Param::Raw("metrics", kHealthMetrics)};
-        auto warnings = Rows(
-            store, o,
-            fmt::format("SELECT {} AS reason, count() AS count, max(toString(Timestamp)) AS "
-                        "last_seen, argMax({}, Timestamp) AS last_message FROM otel_logs WHERE {} "
-                        "AND {} = 'Warning' AND {} LIKE {{pod:String}} AND {} = {{ns:String}} AND "
-                        "Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE GROUP BY reason ORDER BY "
-                        "count DESC LIMIT 50",
-                        kReason, kMessage, kIsEvent, kType, kObjName, kObjNs),
+        // One pass over the pod's events, one over its logs, one over its metrics.
+        auto events = Rows(
+            c.store, c.o,
+            fmt::format("SELECT {} AS type, {} AS reason, count() AS count, "
+                        "max(toString(Timestamp)) AS last_seen, argMax({}, Timestamp) AS "
+                        "last_message FROM otel_logs WHERE {} AND {} AND {} LIKE {{pod:String}} "
+                        "AND {} = {{ns:String}} AND Timestamp > now() - INTERVAL {{m:UInt32}} "
+                        "MINUTE GROUP BY type, reason ORDER BY count DESC, last_seen DESC LIMIT 200",
+                        kType, kReason, kMessage, kIsEvent, kNamePrefilter, kObjName, kObjNs),
             p);
-        if (!warnings.ok()) return warnings.status();
-        auto errors = Rows(store, o,
-                           fmt::format("SELECT count() AS error_count FROM otel_logs WHERE "
-                                       "ResourceAttributes['k8s.pod.name'] LIKE {{pod:String}} AND "
-                                       "ResourceAttributes['k8s.namespace.name'] = {{ns:String}} "
-                                       "AND {} AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE",
-                                       kIsError),
+        if (!events.ok()) return events.status();
+        auto errors = Rows(c.store, c.o,
+                           c.Logs(fmt::format("SELECT count() AS error_count FROM otel_logs WHERE "
+                                              "{} AND {} AND Timestamp > now() - INTERVAL "
+                                              "{{m:UInt32}} MINUTE",
+                                              kPodFilter, kIsError)),
                            p);
         if (!errors.ok()) return errors.status();
-        auto metrics = Rows(store, o, LatestMetrics(), p);
+        auto metrics = Rows(c.store, c.o, LatestMetrics(kPodFilter), p);
         if (!metrics.ok()) return metrics.status();
-        ojson containers = Containers(*metrics);
-        // Without the metric attribute, the last termination reason comes from the events.
-        auto last = Rows(store, o,
-                         fmt::format("SELECT {} AS reason FROM otel_logs WHERE {} AND {} LIKE "
-                                     "{{pod:String}} AND {} = {{ns:String}} AND {} IN ('OOMKilling', "
-                                     "'BackOff', 'Killing', 'Failed', 'Unhealthy', 'Evicted') AND "
-                                     "Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE ORDER BY "
-                                     "Timestamp DESC LIMIT 1",
-                                     kReason, kIsEvent, kObjName, kObjNs, kReason),
-                         p);
-        if (!last.ok()) return last.status();
+        ojson warnings = ojson::array();
+        ojson last_problem = nullptr;
+        std::string last_problem_seen;
+        static const std::set<std::string> kProblems = {"OOMKilling", "BackOff", "Killing",
+                                                        "Failed", "Unhealthy", "Evicted"};
+        for (auto& e : *events) {
+          // Without the metric attribute, the last termination cause comes from the events.
+          if (kProblems.count(e["reason"].get<std::string>()) > 0 &&
+              e["last_seen"].get<std::string>() > last_problem_seen) {
+            last_problem_seen = e["last_seen"].get<std::string>();
+            last_problem = e["reason"];
+          }
+          if (e["type"] == "Warning") {
+            e.erase("type");
+            warnings.push_back(e);
+          }
+        }
         const ojson& count = (*errors)[0]["error_count"];
         return ojson{{"pod", a["pod_name"]},
                      {"namespace", a["namespace"]},
-                     {"warning_events", *warnings},
+                     {"warning_events", warnings},
                      {"error_logs", count.is_string() ? ojson(std::stoll(count.get<std::string>())) : count},
-                     {"containers", containers},
-                     {"last_problem_event", last->empty() ? ojson(nullptr) : (*last)[0]["reason"]}};
+                     {"containers", Containers(*metrics)},
+                     {"last_problem_event", last_problem}};
       }};
 }
 
-Tool SearchLogs(store::Store& store, const McpOptions& o) {
+Tool SearchLogs(const Ctx& c) {
   return Tool{
       .name = "search_logs",
       .title = "Search logs",
@@ -312,14 +355,14 @@ Tool SearchLogs(store::Store& store, const McpOptions& o) {
                               {"attribute_value", StrArg("Attribute value", 1000)},
                               {"minutes", Minutes(60)},
                               {"limit", IntArg("Rows at most", 1, 1000, 100)}}),
-      .run = [&store, o](const json& a) {
+      .run = [c](const json& a) {
         static const std::map<std::string, int> kSeverity = {
             {"TRACE", 1}, {"DEBUG", 5}, {"INFO", 9}, {"WARN", 13}, {"ERROR", 17}, {"FATAL", 21}};
         const int min_sev = kSeverity.at(a.value("min_severity", "TRACE"));
         const std::string pod = a.value("pod_name", "");
         return Bounded(
-            store, o,
-            "SELECT toString(Timestamp) AS timestamp, SeverityText AS severity, ServiceName AS "
+            c.store, c.o,
+            c.Logs("SELECT toString(Timestamp) AS timestamp, SeverityText AS severity, ServiceName AS "
             "service, ResourceAttributes['k8s.namespace.name'] AS namespace, "
             "ResourceAttributes['k8s.pod.name'] AS pod_name, substring(Body, 1, 1000) AS body "
             "FROM otel_logs WHERE Timestamp > now() - INTERVAL {m:UInt32} MINUTE AND "
@@ -331,7 +374,7 @@ Tool SearchLogs(store::Store& store, const McpOptions& o) {
             "(SeverityNumber >= {sev:UInt8} OR (SeverityNumber = 0 AND {sev:UInt8} <= 1)) AND "
             "({key:String} = '' OR LogAttributes[{key:String}] = {value:String} OR "
             "ResourceAttributes[{key:String}] = {value:String}) "
-            "ORDER BY Timestamp DESC LIMIT {limit:UInt32}",
+            "ORDER BY Timestamp DESC LIMIT {limit:UInt32}"),
             {Param::Str("text", a.value("text", "")), Param::Str("ns", a.value("namespace", "")),
              Param::Str("pod", EscapeLike(pod) + "%"), Param::Str("svc", a.value("service", "")),
              Param::Raw("sev", std::to_string(min_sev)),
@@ -342,7 +385,7 @@ Tool SearchLogs(store::Store& store, const McpOptions& o) {
       }};
 }
 
-Tool SlowTraces(store::Store& store, const McpOptions& o) {
+Tool SlowTraces(const Ctx& c) {
   return Tool{
       .name = "get_slow_traces",
       .title = "Slow spans",
@@ -352,9 +395,9 @@ Tool SlowTraces(store::Store& store, const McpOptions& o) {
                               {"min_duration_ms", IntArg("Minimum duration in ms", 0, 86'400'000, 1000)},
                               {"minutes", Minutes(60)},
                               {"limit", IntArg("Rows at most", 1, 500, 30)}}),
-      .run = [&store, o](const json& a) {
+      .run = [c](const json& a) {
         return Bounded(
-            store, o,
+            c.store, c.o,
             "SELECT TraceId AS trace_id, SpanId AS span_id, SpanName AS span_name, ServiceName "
             "AS service_name, Duration / 1000000 AS duration_ms, StatusCode AS status_code, "
             "toString(Timestamp) AS timestamp FROM otel_traces WHERE Timestamp > now() - "
@@ -367,7 +410,7 @@ Tool SlowTraces(store::Store& store, const McpOptions& o) {
       }};
 }
 
-Tool CompositionHealth(store::Store& store, const McpOptions& o) {
+Tool CompositionHealth(const Ctx& c) {
   return Tool{
       .name = "get_composition_health",
       .title = "Composition health",
@@ -378,11 +421,11 @@ Tool CompositionHealth(store::Store& store, const McpOptions& o) {
       .input_schema = Schema({{"composition_id", StrArg("The composition's uid (required)", 253, 1)},
                               {"minutes", Minutes(60)}},
                              {"composition_id"}),
-      .run = [&store, o](const json& a) -> absl::StatusOr<ojson> {
+      .run = [c](const json& a) -> absl::StatusOr<ojson> {
         std::vector<Param> p = {Param::Str("id", a["composition_id"].get<std::string>()),
                                 Param::Raw("m", a["minutes"].dump())};
         auto resources = Rows(
-            store, o,
+            c.store, c.o,
             fmt::format("SELECT {0} AS kind, {1} AS name, {2} AS namespace, countIf({3} = "
                         "'Warning') AS warnings, countIf({3} != 'Warning') AS normal, "
                         "argMax({4}, Timestamp) AS last_reason, argMax({5}, Timestamp) AS "
@@ -393,50 +436,41 @@ Tool CompositionHealth(store::Store& store, const McpOptions& o) {
                         kObjKind, kObjName, kObjNs, kType, kReason, kMessage, kIsEvent),
             p);
         if (!resources.ok()) return resources.status();
-        // Pods named in the composition's events: their error logs and restarts.
-        auto pods = Rows(
-            store, o,
-            fmt::format(
-                "WITH pods AS (SELECT DISTINCT {0} AS name, {1} AS namespace FROM otel_logs "
-                "WHERE LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {2} AND {3} = "
-                "'Pod' AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE) "
-                "SELECT p.name AS pod, p.namespace AS namespace, "
-                "(SELECT count() FROM otel_logs WHERE ResourceAttributes['k8s.pod.name'] = p.name "
-                "AND ResourceAttributes['k8s.namespace.name'] = p.namespace AND {4} AND Timestamp "
-                "> now() - INTERVAL {{m:UInt32}} MINUTE) AS error_logs FROM pods AS p "
-                "ORDER BY pod LIMIT 200",
-                kObjName, kObjNs, kIsEvent, kObjKind, kIsError),
-            p);
-        if (!pods.ok()) {
-          // Correlated subqueries are not supported everywhere: count per pod instead.
-          pods = Rows(store, o,
-                      fmt::format("SELECT DISTINCT {0} AS pod, {1} AS namespace FROM otel_logs "
-                                  "WHERE LogAttributes['krateo.io/composition-id'] = {{id:String}} "
-                                  "AND {2} AND {3} = 'Pod' AND Timestamp > now() - INTERVAL "
-                                  "{{m:UInt32}} MINUTE ORDER BY pod LIMIT 200",
-                                  kObjName, kObjNs, kIsEvent, kObjKind),
-                      p);
-          if (!pods.ok()) return pods.status();
-          for (auto& pod : *pods) {
-            auto n = Rows(store, o,
-                          fmt::format("SELECT count() AS n FROM otel_logs WHERE "
-                                      "ResourceAttributes['k8s.pod.name'] = {{pod:String}} AND "
-                                      "ResourceAttributes['k8s.namespace.name'] = {{ns:String}} "
-                                      "AND {} AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE",
-                                      kIsError),
-                          {Param::Str("pod", pod["pod"].get<std::string>()), Param::Str("ns", pod["namespace"].get<std::string>()),
-                           Param::Raw("m", a["minutes"].dump())});
-            if (!n.ok()) return n.status();
-            pod["error_logs"] = (*n)[0]["n"];
+        // Its pods (named in its events): error logs and containers, one query each for all.
+        const std::string pods_sql = fmt::format(
+            "SELECT DISTINCT {} AS name, {} AS namespace FROM otel_logs WHERE "
+            "LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {} AND {} = 'Pod' AND "
+            "Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE",
+            kObjName, kObjNs, kIsEvent, kObjKind);
+        const std::string in_pods =
+            "(ResourceAttributes['k8s.pod.name'], ResourceAttributes['k8s.namespace.name']) IN (" +
+            pods_sql + ")";
+        auto errors = Rows(c.store, c.o,
+                           c.Logs(fmt::format("SELECT ResourceAttributes['k8s.pod.name'] AS pod, "
+                                              "ResourceAttributes['k8s.namespace.name'] AS "
+                                              "namespace, count() AS n FROM otel_logs WHERE {} "
+                                              "AND {} AND Timestamp > now() - INTERVAL "
+                                              "{{m:UInt32}} MINUTE GROUP BY pod, namespace",
+                                              in_pods, kIsError)),
+                           p);
+        if (!errors.ok()) return errors.status();
+        std::vector<Param> mp = p;
+        mp.push_back(Param::Raw("metrics", kHealthMetrics));
+        auto metrics = Rows(c.store, c.o, LatestMetrics(in_pods), mp);
+        if (!metrics.ok()) return metrics.status();
+        const ojson containers = Containers(*metrics);
+        ojson pods = ojson::array();
+        for (const auto& r : *resources) {
+          if (r["kind"] != "Pod") continue;
+          ojson pod = {{"pod", r["name"]}, {"namespace", r["namespace"]}, {"error_logs", 0},
+                       {"containers", ojson::array()}};
+          for (const auto& e : *errors) {
+            if (e["pod"] == r["name"] && e["namespace"] == r["namespace"]) pod["error_logs"] = e["n"];
           }
-        }
-        for (auto& pod : *pods) {
-          auto m = Rows(store, o, LatestMetrics(),
-                        {Param::Str("pod", EscapeLike(pod["pod"].get<std::string>())),
-                         Param::Str("ns", pod["namespace"].get<std::string>()), Param::Raw("m", a["minutes"].dump()),
-                         Param::Raw("metrics", kHealthMetrics)});
-          if (!m.ok()) return m.status();
-          pod["containers"] = Containers(*m);
+          for (const auto& ct : containers) {
+            if (ct["pod"] == r["name"]) pod["containers"].push_back(ct);
+          }
+          pods.push_back(std::move(pod));
         }
         int64_t warnings = 0;
         for (const auto& r : *resources) {
@@ -447,16 +481,22 @@ Tool CompositionHealth(store::Store& store, const McpOptions& o) {
                      {"healthy", warnings == 0},
                      {"warning_events", warnings},
                      {"resources", *resources},
-                     {"pods", *pods}};
+                     {"pods", pods}};
       }};
 }
 
 }  // namespace
 
 std::vector<Tool> DiagnosticTools(store::Store& store, const McpOptions& o) {
-  return {PodErrors(store, o),      PodTimeline(store, o),   CompositionEvents(store, o),
-          WarningSummary(store, o), AgentTraces(store, o),   PodHealth(store, o),
-          SearchLogs(store, o),     SlowTraces(store, o),    CompositionHealth(store, o)};
+  // The exporter schema's materialized pod and namespace columns, when otel_logs has them.
+  auto cols = store::QueryScalar(
+      store,
+      "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = "
+      "'otel_logs' AND name IN ('__otel_materialized_k8s.pod.name', "
+      "'__otel_materialized_k8s.namespace.name')");
+  const Ctx c{.store = store, .o = o, .materialized = cols.ok() && *cols == "2"};
+  return {PodErrors(c),      PodTimeline(c), CompositionEvents(c), WarningSummary(c), AgentTraces(c),
+          PodHealth(c),      SearchLogs(c),  SlowTraces(c),        CompositionHealth(c)};
 }
 
 }  // namespace kobs::mcp
