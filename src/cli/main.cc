@@ -14,6 +14,11 @@
 #include "cli/serve.h"
 #include "common/absl_compat.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "mcp/clickhouse_tools.h"
+#include "mcp/diagnostic_tools.h"
+#include "mcp/server.h"
+#include "mcp/stdio_transport.h"
 #include "store/chdb_api.h"
 #include "store/embedded_store.h"
 #include "store/errors.h"
@@ -27,6 +32,32 @@ namespace kobs::cli {
 namespace {
 
 const char* GetEnv(const char* name) { return std::getenv(name); }
+
+// The running server's ClickHouse endpoint: `url`, else the one clickhouse_http.listen names.
+std::string EndpointUrl(const KobsConfig& config, std::string url) {
+  if (url.empty() && !config.clickhouse_listen.empty()) {
+    std::string host;
+    uint16_t port;
+    if (SplitHostPort(config.clickhouse_listen, &host, &port).ok()) {
+      if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+      url = fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
+                        port);
+    }
+  }
+  return url;
+}
+
+absl::StatusOr<std::unique_ptr<store::Store>> RemoteClient(const KobsConfig& config,
+                                                           const std::string& url) {
+  store::RemoteStoreOptions ro;
+  ro.url = url;
+  ro.user = config.clickhouse.user;
+  ro.password = config.clickhouse.password;
+  ro.connect_timeout = std::chrono::milliseconds(1000);
+  auto remote = store::RemoteStore::Create(ro);
+  if (!remote.ok()) return remote.status();
+  return std::unique_ptr<store::Store>(std::move(*remote));
+}
 
 // Runs `query` on the running server's ClickHouse endpoint, or on the data directory when
 // no server answers; prints the output to stdout.
@@ -46,22 +77,9 @@ int RunSql(const KobsConfig& config, const std::string& query, const std::string
     std::fwrite(chunk.data(), 1, chunk.size(), stdout);
     return absl::OkStatus();
   };
-  if (url.empty() && !config.clickhouse_listen.empty()) {
-    std::string host;
-    uint16_t port;
-    if (SplitHostPort(config.clickhouse_listen, &host, &port).ok()) {
-      if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
-      url = fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
-                        port);
-    }
-  }
+  url = EndpointUrl(config, url);
   if (!url.empty()) {
-    store::RemoteStoreOptions ro;
-    ro.url = url;
-    ro.user = config.clickhouse.user;
-    ro.password = config.clickhouse.password;
-    ro.connect_timeout = std::chrono::milliseconds(1000);
-    auto remote = store::RemoteStore::Create(ro);
+    auto remote = RemoteClient(config, url);
     if (remote.ok()) {
       auto r = (*remote)->QueryStream(query, options, print);
       if (r.ok()) return 0;
@@ -86,6 +104,36 @@ int RunSql(const KobsConfig& config, const std::string& query, const std::string
     return 1;
   }
   return 0;
+}
+
+// The MCP server on stdin/stdout, over the running server's ClickHouse endpoint, or over the
+// data directory when no server answers.
+int RunMcpStdio(const KobsConfig& config, std::string url) {
+  std::unique_ptr<store::Store> store;
+  url = EndpointUrl(config, url);
+  if (!url.empty()) {
+    auto remote = RemoteClient(config, url);
+    if (remote.ok() && store::QueryScalar(**remote, "SELECT 1").ok()) store = std::move(*remote);
+  }
+  std::unique_ptr<store::EmbeddedStore> embedded;
+  if (store == nullptr) {
+    auto opened = store::EmbeddedStore::Create(config.embedded);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "kobs mcp: no kobs server answered at %s, and %s\n",
+                   url.empty() ? "(no endpoint configured)" : url.c_str(),
+                   std::string(ToStd(opened.status().message())).c_str());
+      return 1;
+    }
+    embedded = std::move(*opened);
+  }
+  store::Store& s = store != nullptr ? *store : *embedded;
+  MetricsRegistry metrics;
+  std::vector<mcp::Tool> tools = mcp::DiagnosticTools(s, config.mcp);
+  for (auto& t : mcp::ClickHouseTools(s, config.mcp)) tools.push_back(std::move(t));
+  mcp::McpServer server("kobs", KOBS_VERSION, std::move(tools), metrics);
+  int rc = mcp::ServeStdio(server, std::cin, std::cout);
+  if (embedded != nullptr) embedded->Close();
+  return rc;
 }
 
 int RunVersion(const KobsConfig& config) {
@@ -122,6 +170,10 @@ int main(int argc, char** argv) {
                                          "TabSeparated otherwise)");
   sql->add_option("-p,--param", params, "Bind {name:Type}: --param name=value (repeatable)");
   sql->add_option("--url", url, "ClickHouse endpoint to use (default: from clickhouse_http.listen)");
+  CLI::App* mcp = app.add_subcommand(
+      "mcp", "Serve MCP on stdin/stdout (for clients that start their servers), over the "
+             "running server's data or the data directory");
+  mcp->add_option("--url", url, "ClickHouse endpoint to use (default: from clickhouse_http.listen)");
   CLI::App* version = app.add_subcommand("version", "Print versions of kobs and chDB");
   CLI::App* reference =
       app.add_subcommand("config-reference", "Print every option as a Markdown table");
@@ -142,10 +194,11 @@ int main(int argc, char** argv) {
                  std::string(kobs::ToStd(config.status().message())).c_str());
     return 1;
   }
-  kobs::InitLogging(sql->parsed() || version->parsed() ? "warn" : config->log_level,
+  kobs::InitLogging(sql->parsed() || version->parsed() || mcp->parsed() ? "warn" : config->log_level,
                     config->log_format == "text" ? kobs::LogFormat::kText : kobs::LogFormat::kJson);
   if (serve->parsed()) return RunServe(*config);
   if (version->parsed()) return RunVersion(*config);
+  if (mcp->parsed()) return RunMcpStdio(*config, url);
   if (format.empty()) format = isatty(STDOUT_FILENO) ? "PrettyCompact" : "TabSeparated";
   return RunSql(*config, query, format, params, url);
 }

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { createClient } from '@clickhouse/client';
 import { startKobs } from './kobs_server.mjs';
 
@@ -138,6 +139,24 @@ test('every diagnostic tool answers through the SDK', async () => {
   const missing = await client.callTool({ name: 'get_pod_errors', arguments: { pod_name: '' } });
   assert.equal(missing.isError, true);
   assert.match(missing.content[0].text, /must not be empty/);
+});
+
+test('stdio: `kobs mcp` over the running server', async () => {
+  const stdio = new Client({ name: 'kobs-stdio', version: '1.0.0' });
+  await stdio.connect(new StdioClientTransport({
+    command: process.env.KOBS_BIN,
+    args: ['mcp', '--url', kobs.clickhouseUrl],
+    env: { ...process.env, KOBS_LOG_LEVEL: 'warn' },
+    stderr: 'pipe',
+  }));
+  assert.equal(stdio.getServerVersion().name, 'kobs');
+  const { tools } = await stdio.listTools();
+  assert.equal(tools.length, 13);
+  const r = structured(await stdio.callTool({
+    name: 'run_select_query', arguments: { query: 'SELECT count() AS n FROM pods' },
+  }));
+  assert.equal(r.rows[0].n, 1500);
+  await stdio.close();
 });
 
 test('transport checks: protocol version, origin, session, GET', async () => {

@@ -5,7 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "common/metrics.h"
+#include "mcp/stdio_transport.h"
 
 namespace kobs::mcp {
 namespace {
@@ -129,6 +132,34 @@ TEST_F(McpServerTest, ValidatesArgumentsAndReportsToolFailuresAsResults) {
   json fail = Request("tools/call", {{"name", "echo"}, {"arguments", {{"text", "fail"}}}})["result"];
   EXPECT_EQ(fail["isError"], true);
   EXPECT_EQ(fail["content"][0]["text"], "no such thing");
+}
+
+}  // namespace
+}  // namespace kobs::mcp
+
+namespace kobs::mcp {
+namespace {
+
+TEST(StdioTransportTest, OneLineInOneLineOutNothingForNotifications) {
+  MetricsRegistry metrics;
+  McpServer server("kobs", "1.0", {}, metrics);
+  std::istringstream in(
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}\n"
+      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n"
+      "\n"
+      "not json\n"
+      "[1,2]\n"
+      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}\n");
+  std::ostringstream out;
+  EXPECT_EQ(ServeStdio(server, in, out), 0);
+  std::vector<nlohmann::json> lines;
+  std::istringstream back(out.str());
+  for (std::string l; std::getline(back, l);) lines.push_back(nlohmann::json::parse(l));
+  ASSERT_EQ(lines.size(), 4u) << out.str();
+  EXPECT_EQ(lines[0]["result"]["protocolVersion"], "2025-11-25");
+  EXPECT_EQ(lines[1]["error"]["code"], kParseError);
+  EXPECT_EQ(lines[2]["error"]["code"], kInvalidRequest);
+  EXPECT_EQ(lines[3]["result"]["tools"], nlohmann::json::array());
 }
 
 }  // namespace
