@@ -104,6 +104,9 @@ const std::vector<OptionDoc>& Options() {
                                  "and reported).", "1000"),
       Opt("mcp.max_result_bytes", "... and bytes of row JSON at most.", "256KiB"),
       Opt("mcp.max_execution_time", "Time limit of each query an MCP tool runs.", "30s"),
+      Opt("mcp.rate_limit", "Requests per second each MCP client address may make (429 beyond; "
+                            "0: no limit).", "20"),
+      Opt("mcp.rate_burst", "... with bursts of this many.", "40"),
       Opt("api.listen", "Address of /healthz, /readyz and /metrics (and, later, the feed).",
           "127.0.0.1:8080", {"LISTEN_ADDR"}),
       Opt("clickhouse_http.listen", "Address of the ClickHouse HTTP endpoint over the store "

@@ -49,7 +49,7 @@ absl::StatusOr<McpOptions> ParseMcpOptions(const YAML::Node& node) {
   KOBS_RETURN_IF_ERROR(CheckKeys(node,
                                  {"listen", "bearer_token", "allowed_origins",
                                   "session_idle_timeout", "max_result_rows", "max_result_bytes",
-                                  "max_execution_time"},
+                                  "max_execution_time", "rate_limit", "rate_burst"},
                                  "mcp"));
   KOBS_RETURN_IF_ERROR(ReadString(node, "listen", &o.listen));
   KOBS_RETURN_IF_ERROR(ReadString(node, "bearer_token", &o.bearer_token));
@@ -76,6 +76,14 @@ absl::StatusOr<McpOptions> ParseMcpOptions(const YAML::Node& node) {
   if (rows < 1) return absl::InvalidArgumentError("mcp.max_result_rows must be >= 1");
   o.max_result_rows = static_cast<uint64_t>(rows);
   KOBS_RETURN_IF_ERROR(ReadBytes(node, "max_result_bytes", &o.max_result_bytes));
+  int64_t rate = static_cast<int64_t>(o.rate_limit), burst = static_cast<int64_t>(o.rate_burst);
+  KOBS_RETURN_IF_ERROR(ReadInt(node, "rate_limit", &rate));
+  KOBS_RETURN_IF_ERROR(ReadInt(node, "rate_burst", &burst));
+  if (rate < 0 || burst < 1) {
+    return absl::InvalidArgumentError("mcp.rate_limit must be >= 0 and mcp.rate_burst >= 1");
+  }
+  o.rate_limit = static_cast<double>(rate);
+  o.rate_burst = static_cast<double>(burst);
   return o;
 }
 
@@ -92,6 +100,22 @@ bool HttpTransport::OriginAllowed(std::string_view origin) const {
   if (IsLoopbackOrigin(origin)) return true;
   return std::find(options_.allowed_origins.begin(), options_.allowed_origins.end(), origin) !=
          options_.allowed_origins.end();
+}
+
+bool HttpTransport::Admit(const std::string& client) {
+  if (options_.rate_limit <= 0) return true;
+  const auto now = std::chrono::steady_clock::now();
+  absl::MutexLock lock(&mu_);
+  if (buckets_.size() > 10000) buckets_.clear();  // bounded memory; buckets refill anyway
+  auto [it, fresh] = buckets_.try_emplace(client, Bucket{options_.rate_burst, now});
+  Bucket& b = it->second;
+  b.tokens = std::min(options_.rate_burst,
+                      b.tokens + std::chrono::duration<double>(now - b.refilled).count() *
+                                     options_.rate_limit);
+  b.refilled = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
 }
 
 void HttpTransport::ExpireIdle() {
@@ -115,6 +139,13 @@ void HttpTransport::Handle(const net::Request& request, net::ResponseWriter& res
                                options_.bearer_token)) {
     response.SetHeader("WWW-Authenticate", "Bearer");
     Refuse(response, 401, kInvalidRequest, "missing or wrong bearer token");
+    return;
+  }
+  if (!Admit(request.remote_address)) {
+    response.SetHeader("Retry-After", "1");
+    Refuse(response, 429, kInvalidRequest,
+           fmt::format("rate limit: at most {} requests per second per client (mcp.rate_limit)",
+                       options_.rate_limit));
     return;
   }
   if (auto v = request.headers.Get("mcp-protocol-version"); v) {

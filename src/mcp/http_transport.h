@@ -3,8 +3,8 @@
 // responses); `initialize` opens a session whose id comes back in Mcp-Session-Id and is
 // required afterwards (400 without, 404 when unknown or expired); DELETE ends it; GET answers
 // 405 (kobs sends no server-initiated messages). MCP-Protocol-Version is checked (400 when
-// unsupported), Origin is validated against the allowed list (403), and an optional bearer
-// token is required (401). Thread-safe.
+// unsupported), Origin is validated against the allowed list (403), an optional bearer token
+// is required (401), and each client address is rate-limited (429). Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -37,6 +37,10 @@ struct McpOptions {
   std::vector<std::string> allowed_origins;
   // Sessions idle longer than this are forgotten (the client gets 404 and re-initializes).
   std::chrono::seconds session_idle_timeout{3600};
+  // Requests per second each client (remote address) may make, with bursts of `rate_burst`;
+  // beyond, 429 with Retry-After. 0 disables the limit.
+  double rate_limit = 20;
+  double rate_burst = 40;
   // run_select_query limits.
   uint64_t max_result_rows = 1000;
   uint64_t max_result_bytes = 256 * 1024;
@@ -65,6 +69,8 @@ class HttpTransport {
   };
 
   bool OriginAllowed(std::string_view origin) const;
+  // Takes a token from `client`'s bucket; false when it is empty.
+  bool Admit(const std::string& client);
   void Post(const net::Request& request, net::ResponseWriter& response);
   void ExpireIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -72,6 +78,11 @@ class HttpTransport {
   const McpOptions options_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> sessions_ ABSL_GUARDED_BY(mu_);
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point refilled;
+  };
+  std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kobs::mcp

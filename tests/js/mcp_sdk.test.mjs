@@ -15,7 +15,9 @@ let client;
 let transport;
 
 before(async () => {
-  kobs = await startKobs();
+  // The test makes its calls back to back from one address: lift the per-client rate limit
+  // (tests/mcp/server_test.cc checks it).
+  kobs = await startKobs({ KOBS_MCP_RATE_LIMIT: '0' });
   const ch = createClient({ url: kobs.clickhouseUrl, username: 'default', password: '' });
   await ch.command({ query: 'CREATE TABLE default.pods (name String, restarts UInt32) ENGINE = MergeTree ORDER BY name COMMENT \'test pods\'' });
   await ch.insert({

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/metrics.h"
+#include "mcp/http_transport.h"
 #include "mcp/stdio_transport.h"
 
 namespace kobs::mcp {
@@ -160,6 +161,59 @@ TEST(StdioTransportTest, OneLineInOneLineOutNothingForNotifications) {
   EXPECT_EQ(lines[1]["error"]["code"], kParseError);
   EXPECT_EQ(lines[2]["error"]["code"], kInvalidRequest);
   EXPECT_EQ(lines[3]["result"]["tools"], nlohmann::json::array());
+}
+
+}  // namespace
+}  // namespace kobs::mcp
+
+namespace kobs::mcp {
+namespace {
+
+// Records one response.
+class Recorder : public net::ResponseWriter {
+ public:
+  void SetStatus(int s) override { status_ = s; }
+  void SetHeader(std::string_view n, std::string_view v) override { headers.Add(n, v); }
+  void EnableCompression() override {}
+  absl::Status Write(std::string_view d) override {
+    body += d;
+    return absl::OkStatus();
+  }
+  absl::Status Finish() override { return absl::OkStatus(); }
+  bool committed() const override { return false; }
+  int status() const override { return status_; }
+  net::Headers headers;
+  std::string body;
+
+ private:
+  int status_ = 200;
+};
+
+TEST(HttpTransportTest, RateLimitsEachClientAddress) {
+  MetricsRegistry metrics;
+  McpServer server("kobs", "1.0", {}, metrics);
+  McpOptions o;
+  o.rate_limit = 1;
+  o.rate_burst = 2;
+  HttpTransport transport(server, o);
+  auto ping = [&](const std::string& from) {
+    net::Request rq;
+    rq.method = "POST";
+    rq.remote_address = from;
+    rq.headers.Add("content-type", "application/json");
+    rq.body = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{}})";
+    Recorder w;
+    transport.Handle(rq, w);
+    return w;
+  };
+  EXPECT_EQ(ping("10.0.0.1").status(), 200);
+  EXPECT_EQ(ping("10.0.0.1").status(), 200);
+  Recorder limited = ping("10.0.0.1");
+  EXPECT_EQ(limited.status(), 429);
+  EXPECT_EQ(limited.headers.Get("retry-after").value_or(""), "1");
+  EXPECT_THAT(limited.body, ::testing::HasSubstr("rate limit"));
+  EXPECT_EQ(ping("10.0.0.2").status(), 200) << "another client has its own bucket";
+  EXPECT_EQ(transport.sessions(), 3u);
 }
 
 }  // namespace
