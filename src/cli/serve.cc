@@ -215,6 +215,7 @@ int RunServe(const KobsConfig& c) {
   // flushes what it holds, then the rest.
   if (otlp_http) otlp_http->Stop(c.shutdown_grace);
   if (otlp_grpc) otlp_grpc->Stop(c.shutdown_grace);
+  mcp_transport.Shutdown();  // ends the legacy SSE streams
   if (mcp_http) mcp_http->Stop(c.shutdown_grace);
   (*writer)->Stop();
   if (clickhouse) clickhouse->Stop(c.shutdown_grace);

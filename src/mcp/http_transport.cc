@@ -89,6 +89,18 @@ absl::StatusOr<McpOptions> ParseMcpOptions(const YAML::Node& node) {
 
 void HttpTransport::Register(net::HttpServer& http, const std::string& path) {
   http.Route(path, [this](const net::Request& rq, net::ResponseWriter& rs) { Handle(rq, rs); });
+  http.Route("/sse", [this](const net::Request& rq, net::ResponseWriter& rs) { HandleSse(rq, rs); });
+  http.Route("/messages",
+             [this](const net::Request& rq, net::ResponseWriter& rs) { HandleMessage(rq, rs); });
+}
+
+void HttpTransport::Shutdown() {
+  stopping_ = true;
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, e] : sessions_) {
+    absl::MutexLock out(&e->out_mu);
+    e->out_cv.SignalAll();
+  }
 }
 
 size_t HttpTransport::sessions() const {
@@ -121,7 +133,8 @@ bool HttpTransport::Admit(const std::string& client) {
 void HttpTransport::ExpireIdle() {
   const auto now = std::chrono::steady_clock::now();
   for (auto it = sessions_.begin(); it != sessions_.end();) {
-    if (now - it->second->last_used > options_.session_idle_timeout) {
+    // A legacy session lives as long as its stream (which ends it).
+    if (!it->second->legacy && now - it->second->last_used > options_.session_idle_timeout) {
       it = sessions_.erase(it);
     } else {
       ++it;
@@ -129,24 +142,24 @@ void HttpTransport::ExpireIdle() {
   }
 }
 
-void HttpTransport::Handle(const net::Request& request, net::ResponseWriter& response) {
+bool HttpTransport::Gate(const net::Request& request, net::ResponseWriter& response) {
   if (auto origin = request.headers.Get("origin"); origin && !OriginAllowed(*origin)) {
     Refuse(response, 403, kInvalidRequest,
            fmt::format("origin {} is not allowed (mcp.allowed_origins)", *origin));
-    return;
+    return false;
   }
   if (!net::BearerTokenMatches(request.headers.Get("authorization").value_or(""),
                                options_.bearer_token)) {
     response.SetHeader("WWW-Authenticate", "Bearer");
     Refuse(response, 401, kInvalidRequest, "missing or wrong bearer token");
-    return;
+    return false;
   }
   if (!Admit(request.remote_address)) {
     response.SetHeader("Retry-After", "1");
     Refuse(response, 429, kInvalidRequest,
            fmt::format("rate limit: at most {} requests per second per client (mcp.rate_limit)",
                        options_.rate_limit));
-    return;
+    return false;
   }
   if (auto v = request.headers.Get("mcp-protocol-version"); v) {
     const auto& versions = SupportedProtocolVersions();
@@ -154,9 +167,89 @@ void HttpTransport::Handle(const net::Request& request, net::ResponseWriter& res
       Refuse(response, 400, kInvalidRequest,
              fmt::format("unsupported MCP-Protocol-Version {}; supported: {}", *v,
                          fmt::join(versions, ", ")));
-      return;
+      return false;
     }
   }
+  return true;
+}
+
+void HttpTransport::HandleSse(const net::Request& request, net::ResponseWriter& response) {
+  if (!Gate(request, response)) return;
+  if (request.method != "GET") {
+    response.SetHeader("Allow", "GET");
+    Refuse(response, 405, kInvalidRequest, "open the stream with GET");
+    return;
+  }
+  const std::string id = NewSessionId();
+  auto entry = std::make_shared<Entry>();
+  entry->legacy = true;
+  entry->last_used = std::chrono::steady_clock::now();
+  {
+    absl::MutexLock lock(&mu_);
+    sessions_[id] = entry;
+  }
+  response.SetStatus(200);
+  response.SetHeader("Content-Type", "text/event-stream");
+  response.SetHeader("Cache-Control", "no-cache");
+  response.SetHeader("X-Accel-Buffering", "no");
+  absl::Status ok = response.Write(fmt::format("event: endpoint\ndata: /messages?sessionId={}\n\n", id));
+  while (ok.ok() && !stopping_) {
+    std::deque<std::string> batch;
+    {
+      absl::MutexLock lock(&entry->out_mu);
+      if (entry->outbox.empty()) entry->out_cv.WaitWithTimeout(&entry->out_mu, absl::Seconds(15));
+      batch.swap(entry->outbox);
+    }
+    if (batch.empty()) {
+      if (!stopping_) ok = response.Write(": keepalive\n\n");
+      continue;
+    }
+    for (const auto& m : batch) {
+      if (ok.ok()) ok = response.Write("event: message\ndata: " + m + "\n\n");
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  sessions_.erase(id);
+}
+
+void HttpTransport::HandleMessage(const net::Request& request, net::ResponseWriter& response) {
+  if (!Gate(request, response)) return;
+  if (request.method != "POST") {
+    response.SetHeader("Allow", "POST");
+    Refuse(response, 405, kInvalidRequest, "POST messages here");
+    return;
+  }
+  std::shared_ptr<Entry> entry;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(std::string(request.QueryParam("sessionId").value_or("")));
+    if (it == sessions_.end() || !it->second->legacy) {
+      Refuse(response, 404, kInvalidRequest, "unknown session: open /sse first");
+      return;
+    }
+    entry = it->second;
+    entry->last_used = std::chrono::steady_clock::now();
+  }
+  json message = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  std::optional<json> reply;
+  if (message.is_discarded() || message.is_array()) {
+    reply = ErrorResponse(nullptr, message.is_discarded() ? kParseError : kInvalidRequest,
+                          message.is_discarded() ? "the body is not valid JSON"
+                                                 : "JSON-RPC batches are not supported");
+  } else {
+    absl::MutexLock lock(&entry->mu);
+    reply = server_.Handle(message, entry->session);
+  }
+  if (reply.has_value()) {
+    absl::MutexLock lock(&entry->out_mu);
+    entry->outbox.push_back(reply->dump());
+    entry->out_cv.Signal();
+  }
+  net::Reply(response, 202, "text/plain", "Accepted");
+}
+
+void HttpTransport::Handle(const net::Request& request, net::ResponseWriter& response) {
+  if (!Gate(request, response)) return;
   if (request.method == "POST") {
     Post(request, response);
   } else if (request.method == "DELETE") {
@@ -227,7 +320,7 @@ void HttpTransport::Post(const net::Request& request, net::ResponseWriter& respo
   }
   std::optional<json> reply;
   {
-    absl::MutexLock lock(entry->mu.get());
+    absl::MutexLock lock(&entry->mu);
     reply = server_.Handle(message, entry->session);
   }
   response.SetHeader("Mcp-Session-Id", session_id);

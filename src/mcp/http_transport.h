@@ -1,13 +1,19 @@
-// The MCP Streamable HTTP transport (specification 2025-03-26 and later) at one endpoint:
+// The MCP HTTP transports. Streamable HTTP (specification 2025-03-26 and later) at one endpoint:
 // POST carries one JSON-RPC message and gets a JSON response (202 for notifications and
 // responses); `initialize` opens a session whose id comes back in Mcp-Session-Id and is
 // required afterwards (400 without, 404 when unknown or expired); DELETE ends it; GET answers
 // 405 (kobs sends no server-initiated messages). MCP-Protocol-Version is checked (400 when
 // unsupported), Origin is validated against the allowed list (403), an optional bearer token
-// is required (401), and each client address is rate-limited (429). Thread-safe.
+// is required (401), and each client address is rate-limited (429).
+// The legacy HTTP+SSE transport (2024-11-05; kagent's `protocol: SSE`) at /sse and /messages:
+// GET /sse opens an event stream whose first event, `endpoint`, names the URL to POST messages
+// to; their responses come back on the stream as `message` events (keep-alive comments every
+// 15 s). Each open stream holds one of the server's worker threads. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,10 +60,17 @@ class HttpTransport {
   HttpTransport(McpServer& server, McpOptions options)
       : server_(server), options_(std::move(options)) {}
 
-  // Routes `path` (normally "/mcp") of `http` here.
+  // Routes `path` (normally "/mcp"), /sse and /messages of `http` here.
   void Register(net::HttpServer& http, const std::string& path = "/mcp");
 
+  // Streamable HTTP.
   void Handle(const net::Request& request, net::ResponseWriter& response);
+  // Legacy HTTP+SSE: the stream, and the messages of a stream's session.
+  void HandleSse(const net::Request& request, net::ResponseWriter& response);
+  void HandleMessage(const net::Request& request, net::ResponseWriter& response);
+
+  // Ends the open SSE streams (call before stopping the HTTP server).
+  void Shutdown();
 
   size_t sessions() const;
 
@@ -65,9 +78,17 @@ class HttpTransport {
   struct Entry {
     Session session;
     std::chrono::steady_clock::time_point last_used;
-    std::unique_ptr<absl::Mutex> mu = std::make_unique<absl::Mutex>();  // one message at a time
+    absl::Mutex mu;  // one message at a time
+    // Legacy SSE sessions: responses waiting for the stream.
+    bool legacy = false;
+    absl::Mutex out_mu;
+    absl::CondVar out_cv;
+    std::deque<std::string> outbox ABSL_GUARDED_BY(out_mu);
   };
 
+  // Origin, bearer token, rate limit and protocol version checks; false when `response` has
+  // been sent.
+  bool Gate(const net::Request& request, net::ResponseWriter& response);
   bool OriginAllowed(std::string_view origin) const;
   // Takes a token from `client`'s bucket; false when it is empty.
   bool Admit(const std::string& client);
@@ -83,6 +104,7 @@ class HttpTransport {
     std::chrono::steady_clock::time_point refilled;
   };
   std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace kobs::mcp

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { createClient } from '@clickhouse/client';
 import { startKobs } from './kobs_server.mjs';
 
@@ -141,6 +142,23 @@ test('every diagnostic tool answers through the SDK', async () => {
   const missing = await client.callTool({ name: 'get_pod_errors', arguments: { pod_name: '' } });
   assert.equal(missing.isError, true);
   assert.match(missing.content[0].text, /must not be empty/);
+});
+
+test('legacy HTTP+SSE transport at /sse (kagent protocol: SSE)', async () => {
+  const legacy = new Client({ name: 'kobs-sse', version: '1.0.0' });
+  await legacy.connect(new SSEClientTransport(new URL(kobs.mcpUrl.replace('/mcp', '/sse'))));
+  assert.equal(legacy.getServerVersion().name, 'kobs');
+  const { tools } = await legacy.listTools();
+  assert.equal(tools.length, 13);
+  const r = structured(await legacy.callTool({
+    name: 'run_select_query', arguments: { query: 'SELECT max(restarts) AS m FROM pods' },
+  }));
+  assert.equal(r.rows[0].m, 6);
+  await legacy.close();
+  const bad = await fetch(kobs.mcpUrl.replace('/mcp', '/messages?sessionId=nope'), {
+    method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' },
+  });
+  assert.equal(bad.status, 404);
 });
 
 test('stdio: `kobs mcp` over the running server', async () => {
