@@ -272,10 +272,14 @@ void HttpTransport::Handle(const net::Request& request, net::ResponseWriter& res
 }
 
 void HttpTransport::Post(const net::Request& request, net::ResponseWriter& response) {
+  // A JSON body when the client takes one, else a one-event SSE stream.
   const std::string_view accept = request.headers.Get("accept").value_or("*/*");
-  if (!absl::StrContains(ToAbsl(accept), "application/json") &&
-      !absl::StrContains(ToAbsl(accept), "*/*")) {
-    Refuse(response, 406, kInvalidRequest, "the client must accept application/json");
+  const bool json_ok = absl::StrContains(ToAbsl(accept), "application/json") ||
+                       absl::StrContains(ToAbsl(accept), "*/*");
+  const bool sse_ok = absl::StrContains(ToAbsl(accept), "text/event-stream");
+  if (!json_ok && !sse_ok) {
+    Refuse(response, 406, kInvalidRequest,
+           "the client must accept application/json or text/event-stream");
     return;
   }
   const std::string_view type = request.headers.Get("content-type").value_or("");
@@ -326,6 +330,12 @@ void HttpTransport::Post(const net::Request& request, net::ResponseWriter& respo
   response.SetHeader("Mcp-Session-Id", session_id);
   if (!reply.has_value()) {
     net::Reply(response, 202, "application/json", "");
+    return;
+  }
+  if (!json_ok) {
+    response.SetHeader("Cache-Control", "no-cache");
+    net::Reply(response, 200, "text/event-stream",
+               fmt::format("event: message\ndata: {}\n\n", reply->dump()));
     return;
   }
   ReplyJson(response, 200, *reply);

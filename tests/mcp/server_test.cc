@@ -216,5 +216,29 @@ TEST(HttpTransportTest, RateLimitsEachClientAddress) {
   EXPECT_EQ(transport.sessions(), 3u);
 }
 
+TEST(HttpTransportTest, AnswersAsTheClientAccepts) {
+  MetricsRegistry metrics;
+  McpServer server("kobs", "1.0", {}, metrics);
+  HttpTransport transport(server, McpOptions{});
+  auto init = [&](const std::string& accept) {
+    net::Request rq;
+    rq.method = "POST";
+    rq.remote_address = "127.0.0.1";
+    rq.headers.Add("content-type", "application/json");
+    rq.headers.Add("accept", accept);
+    rq.body = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{}})";
+    Recorder w;
+    transport.Handle(rq, w);
+    return w;
+  };
+  Recorder both = init("application/json, text/event-stream");
+  EXPECT_EQ(both.headers.Get("content-type").value_or(""), "application/json");
+  Recorder sse = init("text/event-stream");
+  EXPECT_EQ(sse.headers.Get("content-type").value_or(""), "text/event-stream");
+  EXPECT_THAT(sse.body, ::testing::StartsWith("event: message\ndata: {"));
+  EXPECT_THAT(sse.body, ::testing::EndsWith("}\n\n"));
+  EXPECT_EQ(init("text/html").status(), 406);
+}
+
 }  // namespace
 }  // namespace kobs::mcp
