@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "common/metrics.h"
+#include "embedded_store_suite.h"
 #include "fake_response.h"
 #include "status_matchers.h"
 #include "store/embedded_store.h"
@@ -22,18 +23,11 @@ using ::kobs::testing::IsOk;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-class ClickHouseEndpointTest : public ::testing::Test {
+class ClickHouseEndpointTest : public testing::EmbeddedStoreSuite {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    auto s = store::EmbeddedStore::Create({.path = dir_->Sub("data")});
-    ASSERT_THAT(s, IsOk());
-    store_ = s->release();
+    OpenStore();
     ASSERT_THAT(store::EnsureSchema(*store_, {}), IsOk());
-  }
-  static void TearDownTestSuite() {
-    delete store_;
-    delete dir_;
   }
 
   net::Request Get(const std::string& path,
@@ -62,12 +56,7 @@ class ClickHouseEndpointTest : public ::testing::Test {
 
   MetricsRegistry metrics_;
   ClickHouseEndpoint endpoint_{*store_, {}, metrics_};
-  static testing::TempDir* dir_;
-  static store::EmbeddedStore* store_;
 };
-
-testing::TempDir* ClickHouseEndpointTest::dir_ = nullptr;
-store::EmbeddedStore* ClickHouseEndpointTest::store_ = nullptr;
 
 TEST_F(ClickHouseEndpointTest, GetQueryWithFormatAndParams) {
   auto w = Run(endpoint_, Get("/", {{"query", "SELECT {a:UInt8} + 1 AS x, {s:String} AS s"},

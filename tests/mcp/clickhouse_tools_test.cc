@@ -6,9 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "status_matchers.h"
-#include "store/embedded_store.h"
-#include "temp_dir.h"
+#include "embedded_store_suite.h"
+#include "run_tool.h"
 
 namespace kobs::mcp {
 namespace {
@@ -16,13 +15,10 @@ namespace {
 using json = nlohmann::json;
 using ::kobs::testing::IsOk;
 
-class ClickHouseToolsTest : public ::testing::Test {
+class ClickHouseToolsTest : public testing::EmbeddedStoreSuite {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    auto s = store::EmbeddedStore::Create({.path = dir_->Sub("data")});
-    ASSERT_THAT(s, IsOk());
-    store_ = s->release();
+    OpenStore();
     for (int i = 0; i < 7; ++i) {
       ASSERT_THAT(store_->Query(fmt::format("CREATE TABLE default.t{} (x UInt64 COMMENT 'the x') "
                                             "ENGINE = MergeTree ORDER BY x COMMENT 'table {}'",
@@ -31,29 +27,10 @@ class ClickHouseToolsTest : public ::testing::Test {
                   IsOk());
     }
   }
-  static void TearDownTestSuite() {
-    delete store_;
-    delete dir_;
-  }
-
   json Run(const std::string& tool, json args, McpOptions o = {}) {
-    for (const auto& t : ClickHouseTools(*store_, o)) {
-      if (t.name != tool) continue;
-      auto valid = ValidateArguments(t.input_schema, args);
-      EXPECT_THAT(valid, IsOk());
-      auto r = t.run(*valid);
-      if (!r.ok()) return {{"error", std::string(r.status().message())}};
-      return json::parse(r->dump());
-    }
-    ADD_FAILURE() << "no tool " << tool;
-    return {};
+    return RunTool(ClickHouseTools(*store_, o), tool, args);
   }
-
-  static testing::TempDir* dir_;
-  static store::EmbeddedStore* store_;
 };
-testing::TempDir* ClickHouseToolsTest::dir_ = nullptr;
-store::EmbeddedStore* ClickHouseToolsTest::store_ = nullptr;
 
 TEST_F(ClickHouseToolsTest, ListsTablesAPageAtATime) {
   json p1 = Run("list_tables", {{"like", "t%"}, {"not_like", "t6"}, {"page_size", 4}});

@@ -9,10 +9,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "status_matchers.h"
-#include "store/embedded_store.h"
+#include "embedded_store_suite.h"
+#include "run_tool.h"
 #include "store/schema.h"
-#include "temp_dir.h"
 
 namespace kobs::mcp {
 namespace {
@@ -45,13 +44,10 @@ std::string Event(const std::string& type, const std::string& reason, const std:
       kComposition, name);
 }
 
-class DiagnosticToolsTest : public ::testing::Test {
+class DiagnosticToolsTest : public testing::EmbeddedStoreSuite {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    auto s = store::EmbeddedStore::Create({.path = dir_->Sub("data")});
-    ASSERT_THAT(s, IsOk());
-    store_ = s->release();
+    OpenStore();
     ASSERT_THAT(store::EnsureSchema(*store_, {.database = "default"}), IsOk());
     std::string events = "INSERT INTO otel_logs (Timestamp, SeverityText, SeverityNumber, Body, "
                          "ResourceAttributes, LogAttributes) VALUES ";
@@ -115,29 +111,10 @@ class DiagnosticToolsTest : public ::testing::Test {
             {}),
         IsOk());
   }
-  static void TearDownTestSuite() {
-    delete store_;
-    delete dir_;
-  }
-
   json Run(const std::string& tool, json args) {
-    for (const auto& t : DiagnosticTools(*store_, McpOptions{})) {
-      if (t.name != tool) continue;
-      auto valid = ValidateArguments(t.input_schema, args);
-      if (!valid.ok()) return {{"invalid", std::string(valid.status().message())}};
-      auto r = t.run(*valid);
-      if (!r.ok()) return {{"error", std::string(r.status().message())}};
-      return json::parse(r->dump());
-    }
-    ADD_FAILURE() << "no tool " << tool;
-    return {};
+    return RunTool(DiagnosticTools(*store_, McpOptions{}), tool, args);
   }
-
-  static testing::TempDir* dir_;
-  static store::EmbeddedStore* store_;
 };
-testing::TempDir* DiagnosticToolsTest::dir_ = nullptr;
-store::EmbeddedStore* DiagnosticToolsTest::store_ = nullptr;
 
 TEST_F(DiagnosticToolsTest, PodErrorsAndTimeline) {
   json r = Run("get_pod_errors", {{"namespace", "shop"}, {"pod_name", "api-"}});

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/metrics.h"
+#include "fake_response.h"
 #include "mcp/http_transport.h"
 #include "mcp/stdio_transport.h"
 
@@ -169,25 +170,7 @@ TEST(StdioTransportTest, OneLineInOneLineOutNothingForNotifications) {
 namespace kobs::mcp {
 namespace {
 
-// Records one response.
-class Recorder : public net::ResponseWriter {
- public:
-  void SetStatus(int s) override { status_ = s; }
-  void SetHeader(std::string_view n, std::string_view v) override { headers.Add(n, v); }
-  void EnableCompression() override {}
-  absl::Status Write(std::string_view d) override {
-    body += d;
-    return absl::OkStatus();
-  }
-  absl::Status Finish() override { return absl::OkStatus(); }
-  bool committed() const override { return false; }
-  int status() const override { return status_; }
-  net::Headers headers;
-  std::string body;
-
- private:
-  int status_ = 200;
-};
+using Recorder = ::kobs::testing::FakeResponse;
 
 TEST(HttpTransportTest, RateLimitsEachClientAddress) {
   MetricsRegistry metrics;
@@ -210,8 +193,8 @@ TEST(HttpTransportTest, RateLimitsEachClientAddress) {
   EXPECT_EQ(ping("10.0.0.1").status(), 200);
   Recorder limited = ping("10.0.0.1");
   EXPECT_EQ(limited.status(), 429);
-  EXPECT_EQ(limited.headers.Get("retry-after").value_or(""), "1");
-  EXPECT_THAT(limited.body, ::testing::HasSubstr("rate limit"));
+  EXPECT_EQ(limited.header("retry-after"), "1");
+  EXPECT_THAT(limited.body(), ::testing::HasSubstr("rate limit"));
   EXPECT_EQ(ping("10.0.0.2").status(), 200) << "another client has its own bucket";
   EXPECT_EQ(transport.sessions(), 3u);
 }
@@ -232,11 +215,11 @@ TEST(HttpTransportTest, AnswersAsTheClientAccepts) {
     return w;
   };
   Recorder both = init("application/json, text/event-stream");
-  EXPECT_EQ(both.headers.Get("content-type").value_or(""), "application/json");
+  EXPECT_EQ(both.header("content-type"), "application/json");
   Recorder sse = init("text/event-stream");
-  EXPECT_EQ(sse.headers.Get("content-type").value_or(""), "text/event-stream");
-  EXPECT_THAT(sse.body, ::testing::StartsWith("event: message\ndata: {"));
-  EXPECT_THAT(sse.body, ::testing::EndsWith("}\n\n"));
+  EXPECT_EQ(sse.header("content-type"), "text/event-stream");
+  EXPECT_THAT(sse.body(), ::testing::StartsWith("event: message\ndata: {"));
+  EXPECT_THAT(sse.body(), ::testing::EndsWith("}\n\n"));
   EXPECT_EQ(init("text/html").status(), 406);
 }
 

@@ -8,28 +8,17 @@
 #include <gtest/gtest.h>
 
 #include "otlp/tables.h"
-#include "status_matchers.h"
-#include "store/embedded_store.h"
+#include "embedded_store_suite.h"
 #include "store/schema.h"
-#include "temp_dir.h"
 
 namespace kobs::otlp {
 
-class StoreFixture : public ::testing::Test {
+class StoreFixture : public testing::EmbeddedStoreSuite {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    auto s = store::EmbeddedStore::Create({.path = dir_->Sub("data")});
-    ASSERT_THAT(s, testing::IsOk());
-    store_ = s->release();
+    OpenStore();
     ASSERT_THAT(store::EnsureSchema(*store_, {.database = "otlp", .ttl = std::chrono::seconds(0)}),
                 testing::IsOk());
-  }
-  static void TearDownTestSuite() {
-    delete store_;
-    delete dir_;
-    store_ = nullptr;
-    dir_ = nullptr;
   }
 
   // Empties every table, then inserts every non-empty table of `d`.
@@ -50,8 +39,6 @@ class StoreFixture : public ::testing::Test {
     return r.ok() ? r->data : "";
   }
 
-  static inline testing::TempDir* dir_ = nullptr;
-  static inline store::EmbeddedStore* store_ = nullptr;
 };
 
 }  // namespace kobs::otlp
