@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "k8s_log_rows.h"
+#include "embedded_store_suite.h"
 #include "status_matchers.h"
 #include "store/errors.h"
 #include "store/otel_rows.h"
@@ -31,19 +32,9 @@ using ::testing::HasSubstr;
 // chDB runs one engine per process, bound to one path: every test in this binary shares one
 // store and isolates itself in its own database. Multi-process behaviour (locking, restart,
 // kill -9) runs this binary again as a helper process.
-class EmbeddedStoreTest : public ::testing::Test {
+class EmbeddedStoreTest : public testing::EmbeddedStoreSuite {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    auto s = EmbeddedStore::Create({.path = dir_->Sub("data")});
-    ASSERT_THAT(s, IsOk());
-    store_ = s->release();
-  }
-  static void TearDownTestSuite() {
-    delete store_;
-    store_ = nullptr;
-    delete dir_;
-  }
+  static void SetUpTestSuite() { OpenStore(); }
   void SetUp() override {
     db_ = fmt::format("t_{}", ::testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_OK(Run(fmt::format("CREATE DATABASE IF NOT EXISTS {}", db_)));
@@ -56,13 +47,9 @@ class EmbeddedStoreTest : public ::testing::Test {
     return v.ok() ? *v : "";
   }
 
-  static testing::TempDir* dir_;
-  static EmbeddedStore* store_;
   std::string db_;
 };
 
-testing::TempDir* EmbeddedStoreTest::dir_ = nullptr;
-EmbeddedStore* EmbeddedStoreTest::store_ = nullptr;
 
 TEST_F(EmbeddedStoreTest, AnswersSimpleQueryInRequestedFormat) {
   QueryOptions o;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "k8s_log_rows.h"
+#include "embedded_store_suite.h"
 #include "status_matchers.h"
 #include "store/embedded_store.h"
 #include "store/otel_rows.h"
@@ -18,18 +19,9 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class SchemaTest : public ::testing::Test {
+class SchemaTest : public testing::EmbeddedStoreSuite {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    auto s = EmbeddedStore::Create({.path = dir_->Sub("data")});
-    ASSERT_THAT(s, IsOk());
-    store_ = s->release();
-  }
-  static void TearDownTestSuite() {
-    delete store_;
-    delete dir_;
-  }
+  static void SetUpTestSuite() { OpenStore(); }
   std::string Scalar(const std::string& sql, std::vector<Param> params = {}) {
     auto v = QueryScalar(*store_, sql, std::move(params));
     EXPECT_THAT(v, IsOk());
@@ -43,12 +35,8 @@ class SchemaTest : public ::testing::Test {
         {Param::Str("db", db), Param::Str("t", table)});
   }
 
-  static testing::TempDir* dir_;
-  static EmbeddedStore* store_;
 };
 
-testing::TempDir* SchemaTest::dir_ = nullptr;
-EmbeddedStore* SchemaTest::store_ = nullptr;
 
 TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   SchemaOptions o{.database = "fresh"};

@@ -16,6 +16,7 @@
 
 #include "common/metrics.h"
 #include "k8s_log_rows.h"
+#include "embedded_store_suite.h"
 #include "status_matchers.h"
 #include "store/embedded_store.h"
 #include "store/otel_rows.h"
@@ -57,18 +58,9 @@ class FlakyStore : public Store {
   Store& inner_;
 };
 
-class WriterTest : public ::testing::Test {
+class WriterTest : public testing::EmbeddedStoreSuite {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    auto s = EmbeddedStore::Create({.path = dir_->Sub("data")});
-    ASSERT_THAT(s, IsOk());
-    store_ = s->release();
-  }
-  static void TearDownTestSuite() {
-    delete store_;
-    delete dir_;
-  }
+  static void SetUpTestSuite() { OpenStore(); }
   void SetUp() override {
     db_ = fmt::format("w{}", counter_++);
     ASSERT_THAT(EnsureSchema(*store_, {.database = db_, .ttl = std::chrono::seconds(0)}), IsOk());
@@ -100,16 +92,12 @@ class WriterTest : public ::testing::Test {
     return v.ok() ? *v : "";
   }
 
-  static testing::TempDir* dir_;
-  static EmbeddedStore* store_;
   static int counter_;
   std::string db_;
   std::unique_ptr<FlakyStore> flaky_;
   MetricsRegistry metrics_;
 };
 
-testing::TempDir* WriterTest::dir_ = nullptr;
-EmbeddedStore* WriterTest::store_ = nullptr;
 int WriterTest::counter_ = 0;
 
 TEST_F(WriterTest, GroupsConcurrentWritersAndStoresEveryRowOnce) {
