@@ -6,6 +6,30 @@
 
 namespace kobs::store {
 
+Param Param::StrArray(std::string name, const std::vector<std::string>& raw) {
+  // An array literal of quoted strings: ClickHouse reads a parameter of a composite type as
+  // the type's text form, so the escaping is the quoted strings' own (not Str()'s on top).
+  std::string v = "[";
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (i > 0) v += ',';
+    v += '\'';
+    for (char c : raw[i]) {
+      switch (c) {
+        case '\\': v += "\\\\"; break;
+        case '\'': v += "\\'"; break;
+        case '\t': v += "\\t"; break;
+        case '\n': v += "\\n"; break;
+        case '\r': v += "\\r"; break;
+        case '\0': v += "\\0"; break;
+        default: v += c;
+      }
+    }
+    v += '\'';
+  }
+  v += ']';
+  return {std::move(name), std::move(v)};
+}
+
 Param Param::Str(std::string name, std::string_view raw) {
   std::string v;
   v.reserve(raw.size() + 8);

@@ -25,6 +25,8 @@ struct Param {
 
   // Binds a raw string (any bytes, including quotes, newlines and NUL) as a String value.
   static Param Str(std::string name, std::string_view raw);
+  // Binds strings (any bytes) as an Array(String) value.
+  static Param StrArray(std::string name, const std::vector<std::string>& raw);
   // Binds a value already in text form, e.g. a number or a DateTime64 literal.
   static Param Raw(std::string name, std::string value) { return {std::move(name), std::move(value)}; }
 };

@@ -76,6 +76,15 @@ TEST_F(EmbeddedStoreTest, BoundValuesAreNeverExecuted) {
   EXPECT_EQ(Scalar("SELECT hex({v:String})", {Param::Str("v", nasty)}), hex);
   EXPECT_EQ(Scalar("SELECT length({v:String})", {Param::Str("v", nasty)}),
             std::to_string(nasty.size()));
+  // The same bytes as an array element, next to plain and empty ones.
+  EXPECT_EQ(Scalar("SELECT hex(arrayStringConcat({a:Array(String)}, '|')), length({a:Array(String)})",
+                   {Param::StrArray("a", {"plain", nasty, ""})}),
+            fmt::format("{}\t3", [&] {
+              std::string h;
+              for (unsigned char c : "plain|" + nasty + "|") h += fmt::format("{:02X}", c);
+              return h;
+            }()));
+  EXPECT_EQ(Scalar("SELECT length({a:Array(String)})", {Param::StrArray("a", {})}), "0");
   EXPECT_EQ(Scalar(fmt::format("EXISTS TABLE {}.victim", db_)), "1");
 }
 
