@@ -24,7 +24,8 @@ constexpr char kType[] = "JSONExtractString(Body, 'object', 'type')";
 constexpr char kObjKind[] = "JSONExtractString(Body, 'object', 'involvedObject', 'kind')";
 constexpr char kObjName[] = "JSONExtractString(Body, 'object', 'involvedObject', 'name')";
 constexpr char kObjNs[] = "JSONExtractString(Body, 'object', 'involvedObject', 'namespace')";
-// The has() on mapValues lets the exporter schema's index on them skip granules without events.
+// has() on mapValues is answered by the exporter schema's index on them: many times faster
+// than reading the map, for events and (negated) for everything but events.
 constexpr char kIsEvent[] =
     "(has(mapValues(ResourceAttributes), 'k8s-events') AND "
     "ResourceAttributes['telemetry.source'] = 'k8s-events')";
@@ -126,8 +127,8 @@ Tool PodTimeline(const Ctx& c) {
                 "substring(Body, 1, 300) AS message, '' AS type FROM otel_logs WHERE "
                 "ResourceAttributes['k8s.pod.name'] LIKE {{pod:String}} AND "
                 "ResourceAttributes['k8s.namespace.name'] = {{ns:String}} AND SeverityText IN "
-                "('ERROR', 'FATAL', 'WARN') AND ResourceAttributes['telemetry.source'] != "
-                "'k8s-events' AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE) "
+                "('ERROR', 'FATAL', 'WARN') AND NOT has(mapValues(ResourceAttributes), "
+                "'k8s-events') AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE) "
                 "ORDER BY timestamp DESC LIMIT {{limit:UInt32}}",
                 kReason, kMessage, kType, kIsEvent, kObjName, kObjNs, kNamePrefilter)),
             {Param::Str("pod", Prefix(a, "pod_name")), Param::Str("ns", a["namespace"].get<std::string>()),
@@ -150,7 +151,7 @@ Tool CompositionEvents(const Ctx& c) {
             c.store, c.o,
             fmt::format("SELECT toString(Timestamp) AS timestamp, {} AS kind, {} AS name, {} AS "
                         "namespace, {} AS reason, {} AS message, {} AS type FROM otel_logs WHERE "
-                        "LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {} AND "
+                        "has(mapValues(LogAttributes), {{id:String}}) AND LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {} AND "
                         "Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE ORDER BY Timestamp DESC "
                         "LIMIT {{limit:UInt32}}",
                         kObjKind, kObjName, kObjNs, kReason, kMessage, kType, kIsEvent),
@@ -366,7 +367,7 @@ Tool SearchLogs(const Ctx& c) {
             "service, ResourceAttributes['k8s.namespace.name'] AS namespace, "
             "ResourceAttributes['k8s.pod.name'] AS pod_name, substring(Body, 1, 1000) AS body "
             "FROM otel_logs WHERE Timestamp > now() - INTERVAL {m:UInt32} MINUTE AND "
-            "ResourceAttributes['telemetry.source'] != 'k8s-events' AND "
+            "NOT has(mapValues(ResourceAttributes), 'k8s-events') AND "
             "({text:String} = '' OR positionCaseInsensitive(Body, {text:String}) > 0) AND "
             "({ns:String} = '' OR ResourceAttributes['k8s.namespace.name'] = {ns:String}) AND "
             "({pod:String} = '%' OR ResourceAttributes['k8s.pod.name'] LIKE {pod:String}) AND "
@@ -430,21 +431,23 @@ Tool CompositionHealth(const Ctx& c) {
                         "'Warning') AS warnings, countIf({3} != 'Warning') AS normal, "
                         "argMax({4}, Timestamp) AS last_reason, argMax({5}, Timestamp) AS "
                         "last_message, max(toString(Timestamp)) AS last_seen FROM otel_logs "
-                        "WHERE LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {6} "
+                        "WHERE has(mapValues(LogAttributes), {{id:String}}) AND LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {6} "
                         "AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE GROUP BY kind, name, "
                         "namespace ORDER BY warnings DESC, kind, name LIMIT 500",
                         kObjKind, kObjName, kObjNs, kType, kReason, kMessage, kIsEvent),
             p);
         if (!resources.ok()) return resources.status();
-        // Its pods (named in its events): error logs and containers, one query each for all.
-        const std::string pods_sql = fmt::format(
-            "SELECT DISTINCT {} AS name, {} AS namespace FROM otel_logs WHERE "
-            "LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {} AND {} = 'Pod' AND "
-            "Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE",
-            kObjName, kObjNs, kIsEvent, kObjKind);
+        // Its pods (the Pod resources above): error logs and containers, one query each.
+        std::vector<std::string> keys;
+        for (const auto& r : *resources) {
+          if (r["kind"] == "Pod") {
+            keys.push_back(r["namespace"].get<std::string>() + "/" + r["name"].get<std::string>());
+          }
+        }
+        p.push_back(Param::StrArray("pods", keys));
         const std::string in_pods =
-            "(ResourceAttributes['k8s.pod.name'], ResourceAttributes['k8s.namespace.name']) IN (" +
-            pods_sql + ")";
+            "has({pods:Array(String)}, concat(ResourceAttributes['k8s.namespace.name'], '/', "
+            "ResourceAttributes['k8s.pod.name']))";
         auto errors = Rows(c.store, c.o,
                            c.Logs(fmt::format("SELECT ResourceAttributes['k8s.pod.name'] AS pod, "
                                               "ResourceAttributes['k8s.namespace.name'] AS "
