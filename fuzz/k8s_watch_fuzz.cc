@@ -1,0 +1,24 @@
+// Fuzzes the Kubernetes watch-stream decoder (the input split into chunks at positions the
+// first byte seeds) and the API Status decoder (the input as an error body).
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "k8s/api_status.h"
+#include "k8s/watch_decoder.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+  const size_t step = 1 + data[0] % 64;
+  kobs::k8s::WatchDecoder decoder(1 << 16);
+  std::vector<kobs::k8s::WatchEvent> events;
+  for (size_t at = 0; at < body.size(); at += step) {
+    if (!decoder.Feed(body.substr(at, step), &events).ok()) break;
+  }
+  (void)decoder.Finish();
+  for (const auto& e : events) (void)kobs::k8s::IsGone(e.error);
+  absl::Status s = kobs::k8s::StatusFromResponse(400 + data[0] % 200, body);
+  (void)kobs::k8s::ApiCode(s);
+  return 0;
+}
