@@ -1,10 +1,14 @@
 // Fuzzes the Kubernetes watch-stream decoder (the input split into chunks at positions the
-// first byte seeds) and the API Status decoder (the input as an error body).
+// first byte seeds), the API Status decoder (the input as an error body), and the label and
+// field selector parsers (a parsed label selector must print to text that parses to itself).
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
+#include <cstdlib>
+
 #include "k8s/api_status.h"
+#include "k8s/selector.h"
 #include "k8s/watch_decoder.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -20,5 +24,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& e : events) (void)kobs::k8s::IsGone(e.error);
   absl::Status s = kobs::k8s::StatusFromResponse(400 + data[0] % 200, body);
   (void)kobs::k8s::ApiCode(s);
+  if (auto sel = kobs::k8s::LabelSelector::Parse(body); sel.ok()) {
+    auto again = kobs::k8s::LabelSelector::Parse(sel->ToString());
+    if (!again.ok() || again->ToString() != sel->ToString()) std::abort();
+    (void)sel->Matches(nlohmann::json{{"metadata", {{"labels", {{"a", "b"}}}}}});
+  }
+  if (auto f = kobs::k8s::FieldSelector::Parse(body); f.ok()) {
+    (void)f->Matches(nlohmann::json{{"metadata", {{"name", "x"}}}});
+  }
   return 0;
 }
