@@ -1,6 +1,6 @@
 // Fuzzes the Kubernetes watch-stream decoder (the input split into chunks at positions the
-// first byte seeds), the API Status decoder (the input as an error body), and the label and
-// field selector parsers (a parsed label selector must print to text that parses to itself).
+// first byte seeds), the API Status and discovery decoders (the input as an error body and as
+// discovery documents), and the label and field selector parsers (a parsed label selector must print to text that parses to itself).
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "k8s/api_status.h"
+#include "k8s/rest_mapper.h"
 #include "k8s/selector.h"
 #include "k8s/watch_decoder.h"
 
@@ -29,6 +30,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again.ok() || again->ToString() != sel->ToString()) std::abort();
     (void)sel->Matches(nlohmann::json{{"metadata", {{"labels", {{"a", "b"}}}}}});
   }
+  kobs::k8s::RestMapper mapper;
+  (void)mapper.AddResourceList(body);
+  (void)mapper.AddAggregated(body);
+  for (const auto& r : mapper.resources()) (void)mapper.ForName(r.resource + "." + r.group);
   if (auto f = kobs::k8s::FieldSelector::Parse(body); f.ok()) {
     (void)f->Matches(nlohmann::json{{"metadata", {{"name", "x"}}}});
   }
