@@ -39,6 +39,14 @@ struct Request {
   std::string body;
   std::string remote_address;  // "127.0.0.1"
   bool remote_is_loopback = false;
+  // Whether the request came over TLS (HttpServerOptions::tls_cert_pem).
+  bool tls = false;
+  // Set when the client presented a certificate that verified against
+  // HttpServerOptions::tls_client_ca_pem. As in Kubernetes' x509 authentication, the subject
+  // CN names the user and the O values are its groups. Fixed for the connection's lifetime.
+  bool client_cert_verified = false;
+  std::string client_cert_cn;
+  std::vector<std::string> client_cert_orgs;
 
   // First value of query parameter `name`.
   std::optional<std::string_view> QueryParam(std::string_view name) const;

@@ -2,7 +2,10 @@
 // connection (on its own strand) that reads requests with Beast; handlers run on a worker
 // pool, and their output goes back to the connection's strand as async writes. Responses are
 // serialized here (not by Beast) so a handler can stream: Content-Length when known, chunked
-// otherwise, gzip on request.
+// otherwise, gzip on request. A connection is a Session<Stream> over a plain tcp_stream or an
+// ssl_stream: the request handling is templated on the stream, so both share every line; TLS
+// adds only the handshake before and close_notify after (the context is built in
+// tls_context.cc).
 #include "net/http_server.h"
 
 #include <algorithm>
@@ -12,6 +15,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <absl/strings/ascii.h>
@@ -22,21 +26,26 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <fmt/format.h>
 
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "net/gzip.h"
+#include "net/tls_context.h"
 
 namespace kobs::net {
 namespace {
@@ -62,28 +71,67 @@ auto RunOnPool(asio::thread_pool& pool, std::function<void()> fn, Token&& token)
       token, std::move(fn));
 }
 
-struct Session {
-  explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+template <typename Stream>
+constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
+
+// A connection as Stop() and the Writer see it, whatever its stream type. Owned by shared_ptr
+// (the server's session set, the connection's coroutine and a running handler's Writer).
+struct SessionBase : std::enable_shared_from_this<SessionBase> {
+  virtual ~SessionBase() = default;
+  // Closes the socket on the session's strand (cancels whatever it is waiting for).
+  virtual void Close() = 0;
+  // Writes `data`, which must stay valid until `done` runs, on the session's strand within
+  // `timeout`. `done` runs on the strand.
+  virtual void AsyncWrite(std::string_view data, std::chrono::milliseconds timeout,
+                          std::function<void(beast::error_code)> done) = 0;
+
   beast::flat_buffer buffer;
   bool in_request = false;  // guarded by ServerImpl::mu_
   bool closed = false;      // guarded by ServerImpl::mu_
+  // Set once by the TLS handshake, before the first request; read-only afterwards.
+  bool tls = false;
+  internal::PeerIdentity peer;
 };
 
-// Closes the session's socket on its strand (cancels whatever it is waiting for).
-void CloseSession(const std::shared_ptr<Session>& s) {
-  asio::post(s->stream.get_executor(), [s] {
-    beast::error_code ignored;
-    s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    s->stream.socket().close(ignored);
-  });
-}
+template <typename Stream>
+struct Session final : SessionBase {
+  // `args`: the TLS context for TlsStream.
+  template <typename... Args>
+  explicit Session(tcp::socket socket, Args&... args) : stream(std::move(socket), args...) {}
+
+  // The TCP layer: timeouts and closing.
+  beast::tcp_stream& transport() { return beast::get_lowest_layer(stream); }
+
+  void Close() override {
+    asio::post(stream.get_executor(), [self = shared_from_this(), this] {
+      beast::error_code ignored;
+      transport().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      transport().socket().close(ignored);
+    });
+  }
+
+  void AsyncWrite(std::string_view data, std::chrono::milliseconds timeout,
+                  std::function<void(beast::error_code)> done) override {
+    asio::post(stream.get_executor(),
+               [self = shared_from_this(), this, data, timeout, done = std::move(done)]() mutable {
+                 transport().expires_after(timeout);
+                 asio::async_write(stream, asio::buffer(data.data(), data.size()),
+                                   [done = std::move(done)](beast::error_code ec, size_t) {
+                                     done(ec);
+                                   });
+               });
+  }
+
+  Stream stream;
+};
 
 // ResponseWriter over a session: called from a worker thread while the session's coroutine
 // waits for the handler, so nothing else touches the socket meanwhile.
 class Writer : public ResponseWriter {
  public:
-  Writer(std::shared_ptr<Session> session, const Request& request, std::chrono::milliseconds
+  Writer(std::shared_ptr<SessionBase> session, const Request& request, std::chrono::milliseconds
          write_timeout, bool head_only, int http_version)
       : session_(std::move(session)),
         write_timeout_(write_timeout),
@@ -221,12 +269,8 @@ class Writer : public ResponseWriter {
     if (!io_status_.ok()) return io_status_;
     std::promise<beast::error_code> done;
     std::future<beast::error_code> result = done.get_future();
-    Session* s = session_.get();
-    asio::post(s->stream.get_executor(), [s, &out, &done, this] {
-      s->stream.expires_after(write_timeout_);
-      asio::async_write(s->stream, asio::buffer(out),
-                        [&done](beast::error_code ec, size_t) { done.set_value(ec); });
-    });
+    session_->AsyncWrite(out, write_timeout_,
+                         [&done](beast::error_code ec) { done.set_value(ec); });
     beast::error_code ec = result.get();
     if (ec) {
       keep_alive_ = false;
@@ -235,7 +279,7 @@ class Writer : public ResponseWriter {
     return io_status_;
   }
 
-  std::shared_ptr<Session> session_;
+  std::shared_ptr<SessionBase> session_;
   const std::chrono::milliseconds write_timeout_;
   const bool head_only_;
   const bool http10_;
@@ -267,9 +311,14 @@ std::string RemoteAddress(const tcp::socket& socket, bool* loopback) {
 
 class ServerImpl : public HttpServer {
  public:
-  ServerImpl(HttpServerOptions options, MetricsRegistry& metrics)
+  // `tls`: the HTTPS context, or null for plain HTTP.
+  ServerImpl(HttpServerOptions options, MetricsRegistry& metrics,
+             std::unique_ptr<asio::ssl::context> tls)
       : options_(std::move(options)),
         metrics_(metrics),
+        tls_(std::move(tls)),
+        handshake_timeout_(std::min<std::chrono::milliseconds>(options_.idle_timeout,
+                                                               kMaxHandshakeTime)),
         acceptor_(ioc_),
         pool_(std::max(1, options_.worker_threads)),
         connections_(metrics.GetGauge("kobs_http_connections", "Open HTTP connections.",
@@ -328,7 +377,7 @@ class ServerImpl : public HttpServer {
       acceptor_.close(ignored);
     });
     for (const auto& s : sessions_) {
-      if (!s->in_request) CloseSession(s);
+      if (!s->in_request) s->Close();
     }
     const auto deadline = std::chrono::steady_clock::now() + grace;
     if (!idle_.wait_until(lock, deadline, [this] { return active_requests_ == 0; })) {
@@ -336,7 +385,7 @@ class ServerImpl : public HttpServer {
           {{"server", options_.name}, {"requests", std::to_string(active_requests_)},
            {"grace_ms", std::to_string(grace.count())}});
     }
-    for (const auto& s : sessions_) CloseSession(s);
+    for (const auto& s : sessions_) s->Close();
     lock.unlock();
     pool_.join();  // handlers finish (their writes fail once the sockets are closed)
     work_.reset();
@@ -347,6 +396,10 @@ class ServerImpl : public HttpServer {
   uint16_t port() const override { return port_; }
 
  private:
+  static constexpr std::chrono::milliseconds kMaxHandshakeTime{10'000};
+  // How long to wait for the client's close_notify after sending ours.
+  static constexpr std::chrono::milliseconds kTlsShutdownTime{1'000};
+
   struct RouteEntry {
     std::string path;
     Handler handler;
@@ -379,19 +432,29 @@ class ServerImpl : public HttpServer {
         co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
-      auto session = std::make_shared<Session>(std::move(socket));
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) continue;  // the socket closes with the session
-        sessions_.insert(session);
+      if (tls_ != nullptr) {
+        Launch(std::make_shared<Session<TlsStream>>(std::move(socket), *tls_));
+      } else {
+        Launch(std::make_shared<Session<PlainStream>>(std::move(socket)));
       }
-      connections_.Add(1);
-      asio::co_spawn(session->stream.get_executor(), Serve(session), asio::detached);
     }
   }
 
+  template <typename Stream>
+  void Launch(std::shared_ptr<Session<Stream>> session) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;  // the socket closes with the session
+      sessions_.insert(session);
+    }
+    connections_.Add(1);
+    auto executor = session->stream.get_executor();
+    asio::co_spawn(executor, Serve(std::move(session)), asio::detached);
+  }
+
   // Answers a request that never reaches a handler (bad framing, too large, ...), then closes.
-  asio::awaitable<void> Reject(Session& s, int status, std::string_view message,
+  template <typename Stream>
+  asio::awaitable<void> Reject(Session<Stream>& s, int status, std::string_view message,
                                const bhttp::fields* request_headers = nullptr) {
     std::string body = std::string(message) + "\n";
     std::string type = "text/plain; charset=utf-8";
@@ -408,7 +471,7 @@ class ServerImpl : public HttpServer {
         status, std::string_view(bhttp::obsolete_reason(bhttp::int_to_status(status))), type,
         body.size(), body);
     beast::error_code ec;
-    s.stream.expires_after(options_.idle_timeout);
+    s.transport().expires_after(options_.idle_timeout);
     co_await asio::async_write(s.stream, asio::buffer(out),
                                asio::redirect_error(asio::use_awaitable, ec));
     Count("none", "-", status);
@@ -424,15 +487,91 @@ class ServerImpl : public HttpServer {
         .Inc();
   }
 
-  asio::awaitable<void> Serve(std::shared_ptr<Session> s) {
+  template <typename Stream>
+  asio::awaitable<void> Serve(std::shared_ptr<Session<Stream>> s) {
+    bool open = true;
+    if constexpr (kIsTls<Stream>) open = co_await Handshake(*s);
+    if (open) co_await ServeRequests(s);
+    if constexpr (kIsTls<Stream>) {
+      if (open) co_await ShutdownTls(*s);
+    }
+    beast::error_code ignored;
+    s->transport().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    s->transport().socket().close(ignored);
+    {
+      std::lock_guard lock(mu_);
+      sessions_.erase(s);
+    }
+    connections_.Add(-1);
+  }
+
+  void CountHandshakeFailure(std::string_view reason, const beast::error_code& ec) {
+    metrics_
+        .GetCounter("kobs_http_tls_handshake_failures_total",
+                    "TLS connections closed before the handshake completed, by reason.",
+                    {{"server", options_.name}, {"reason", std::string(reason)}})
+        .Inc();
+    Log(log(), spdlog::level::debug, "TLS handshake failed",
+        {{"server", options_.name}, {"reason", reason}, {"error", ec.message()}});
+  }
+
+  // Reads the first bytes (a plain-HTTP request gets a plain-text 400, as from Go's net/http)
+  // and completes the TLS handshake within handshake_timeout_. Returns whether it succeeded.
+  asio::awaitable<bool> Handshake(Session<TlsStream>& s) {
+    beast::error_code ec;
+    s.transport().expires_after(handshake_timeout_);
+    const bool is_tls = co_await beast::async_detect_ssl(
+        s.transport(), s.buffer, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec && !is_tls) {
+      static constexpr std::string_view kMessage =
+          "client sent an HTTP request to an HTTPS server\n";
+      static const std::string kPlainHttp = fmt::format(
+          "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+          kMessage.size(), kMessage);
+      co_await asio::async_write(s.transport(), asio::buffer(kPlainHttp),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      CountHandshakeFailure("plaintext", ec);
+      co_return false;
+    }
+    size_t used = 0;
+    if (!ec) {
+      used = co_await s.stream.async_handshake(asio::ssl::stream_base::server, s.buffer.data(),
+                                               asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec == asio::error::operation_aborted) co_return false;  // Stop() closed the socket
+    if (ec) {
+      const bool closed = ec == asio::error::eof || ec == asio::error::connection_reset ||
+                          ec == asio::ssl::error::stream_truncated;
+      CountHandshakeFailure(ec == beast::error::timeout ? "timeout" : closed ? "closed" : "failed",
+                            ec);
+      co_return false;
+    }
+    s.buffer.consume(used);
+    s.tls = true;
+    s.peer = internal::VerifiedPeerIdentity(s.stream.native_handle());
+    co_return true;
+  }
+
+  // Sends close_notify and waits briefly for the client's, so that a client reading to the end
+  // of the connection (HTTP/1.0) can tell a complete response from a truncated one.
+  asio::awaitable<void> ShutdownTls(Session<TlsStream>& s) {
+    beast::error_code ignored;
+    s.transport().expires_after(kTlsShutdownTime);
+    co_await s.stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+
+  // Serves requests until the connection cannot carry another one.
+  template <typename Stream>
+  asio::awaitable<void> ServeRequests(std::shared_ptr<Session<Stream>> s) {
     bool loopback = false;
-    const std::string remote = RemoteAddress(s->stream.socket(), &loopback);
+    const std::string remote = RemoteAddress(s->transport().socket(), &loopback);
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(64 * 1024);
       parser.body_limit(options_.max_body_bytes);
       beast::error_code ec;
-      s->stream.expires_after(options_.idle_timeout);
+      s->transport().expires_after(options_.idle_timeout);
       co_await bhttp::async_read_header(s->stream, s->buffer, parser,
                                         asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
@@ -465,19 +604,12 @@ class ServerImpl : public HttpServer {
       idle_.notify_all();
       if (!reusable) break;
     }
-    beast::error_code ignored;
-    s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    s->stream.socket().close(ignored);
-    {
-      std::lock_guard lock(mu_);
-      sessions_.erase(s);
-    }
-    connections_.Add(-1);
   }
 
   // Reads the body of a request whose header is in `parser`, runs the handler and writes the
   // response. Returns whether the connection can carry another request.
-  asio::awaitable<bool> Exchange(std::shared_ptr<Session> s,
+  template <typename Stream>
+  asio::awaitable<bool> Exchange(std::shared_ptr<Session<Stream>> s,
                                  bhttp::request_parser<bhttp::string_body>& parser,
                                  const std::string& remote, bool loopback) {
     const auto start = std::chrono::steady_clock::now();
@@ -495,7 +627,7 @@ class ServerImpl : public HttpServer {
       if (ec) co_return false;
     }
     if (!parser.is_done()) {
-      s->stream.expires_after(options_.idle_timeout);
+      s->transport().expires_after(options_.idle_timeout);
       co_await bhttp::async_read(s->stream, s->buffer, parser,
                                  asio::redirect_error(asio::use_awaitable, ec));
       if (ec == bhttp::error::body_limit) {
@@ -510,7 +642,7 @@ class ServerImpl : public HttpServer {
         co_return false;
       }
     }
-    s->stream.expires_never();
+    s->transport().expires_never();
 
     Request request;
     request.method = std::string(header.method_string());
@@ -522,6 +654,10 @@ class ServerImpl : public HttpServer {
     request.body = std::move(header.body());
     request.remote_address = remote;
     request.remote_is_loopback = loopback;
+    request.tls = s->tls;
+    request.client_cert_verified = s->peer.verified;
+    request.client_cert_cn = s->peer.common_name;
+    request.client_cert_orgs = s->peer.organizations;
     const bool keep_alive = header.keep_alive();
     const int version = header.version();
 
@@ -585,6 +721,8 @@ class ServerImpl : public HttpServer {
 
   const HttpServerOptions options_;
   MetricsRegistry& metrics_;
+  const std::unique_ptr<asio::ssl::context> tls_;
+  const std::chrono::milliseconds handshake_timeout_;
   asio::io_context ioc_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
   tcp::acceptor acceptor_;
@@ -601,14 +739,25 @@ class ServerImpl : public HttpServer {
   bool stopping_ = false;
   bool stopped_ = false;
   int active_requests_ = 0;
-  std::set<std::shared_ptr<Session>> sessions_;
+  std::set<std::shared_ptr<SessionBase>> sessions_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options,
                                                               MetricsRegistry& metrics) {
-  auto server = std::make_unique<ServerImpl>(std::move(options), metrics);
+  std::unique_ptr<asio::ssl::context> tls;
+  if (!options.tls_cert_pem.empty() || !options.tls_key_pem.empty() ||
+      !options.tls_client_ca_pem.empty()) {
+    auto ctx = internal::MakeServerTlsContext(options.tls_cert_pem, options.tls_key_pem,
+                                              options.tls_client_ca_pem);
+    if (!ctx.ok()) {
+      return absl::Status(ctx.status().code(),
+                          fmt::format("{}: {}", options.name, ctx.status().message()));
+    }
+    tls = std::make_unique<asio::ssl::context>(ctx->release());  // takes ownership
+  }
+  auto server = std::make_unique<ServerImpl>(std::move(options), metrics, std::move(tls));
   if (absl::Status s = server->Bind(); !s.ok()) return s;
   return std::unique_ptr<HttpServer>(std::move(server));
 }
