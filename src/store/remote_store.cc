@@ -10,12 +10,10 @@
 #include <random>
 #include <utility>
 
-#include <absl/base/thread_annotations.h>
 #include <absl/strings/ascii.h>
 #include <absl/strings/match.h>
 #include <absl/strings/numbers.h>
 #include <absl/strings/strip.h>
-#include <absl/synchronization/mutex.h>
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
@@ -23,6 +21,7 @@
 #include "common/absl_compat.h"
 #include "common/config_util.h"
 #include "common/status_macros.h"
+#include "net/curl_pool.h"
 #include "store/errors.h"
 #include "store/sql_quote.h"
 
@@ -33,12 +32,6 @@ namespace {
 constexpr size_t kTailBytes = 16 * 1024;
 // Bytes of an error body kept for the message.
 constexpr size_t kMaxErrorBody = 1024 * 1024;
-
-void GlobalInitOnce() {
-  // curl_global_init is not thread-safe; a function-local static runs it exactly once.
-  static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-  (void)rc;
-}
 
 std::string NewQueryId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -101,7 +94,7 @@ absl::StatusOr<std::string> Gzip(std::string_view data) {
 }
 
 absl::Status ValidateOptions(const RemoteStoreOptions& o) {
-  GlobalInitOnce();
+  net::CurlGlobalInit();
   std::string scheme = absl::AsciiStrToLower(ToAbsl(o.url.substr(0, o.url.find("://"))));
   if (o.url.find("://") == std::string::npos || (scheme != "http" && scheme != "https")) {
     return absl::InvalidArgumentError(
@@ -294,68 +287,6 @@ QueryStats StatsFrom(const Transfer& t) {
 
 }  // namespace
 
-// At most `max` handles exist; each keeps its connections alive in its own cache, so a handle
-// that goes back to the pool keeps its connection for the next request.
-class RemoteStore::Pool {
- public:
-  // Exclusive use of one handle; reset (live connections survive a reset) and returned to the
-  // pool when destroyed.
-  struct Returner {
-    Pool* pool;
-    void operator()(CURL* h) const {
-      curl_easy_reset(h);
-      pool->Release(h);
-    }
-  };
-  using Lease = std::unique_ptr<CURL, Returner>;
-
-  explicit Pool(int max) : max_(max) {}
-  ~Pool() {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(this, &Pool::AllReturned));
-    for (CURL* h : free_) curl_easy_cleanup(h);
-  }
-
-  // Blocks until a handle is free or may be created; null when curl cannot make one.
-  Lease Acquire() {
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &Pool::CanLease));
-      if (!free_.empty()) {
-        CURL* h = free_.back();
-        free_.pop_back();
-        return Lease(h, Returner{this});
-      }
-      ++created_;
-    }
-    CURL* h = curl_easy_init();
-    if (h == nullptr) {
-      absl::MutexLock lock(&mu_);
-      --created_;
-      return Lease(nullptr, Returner{this});
-    }
-    return Lease(h, Returner{this});
-  }
-
- private:
-  void Release(CURL* h) {
-    absl::MutexLock lock(&mu_);
-    free_.push_back(h);
-  }
-
-  bool CanLease() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !free_.empty() || created_ < max_;
-  }
-  bool AllReturned() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return static_cast<int>(free_.size()) == created_;
-  }
-
-  const int max_;
-  absl::Mutex mu_;
-  std::vector<CURL*> free_ ABSL_GUARDED_BY(mu_);
-  int created_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
 struct RemoteStore::Request {
   std::string path = "/";
   bool post = true;
@@ -399,7 +330,7 @@ absl::StatusOr<RemoteStoreOptions> ParseRemoteStoreOptions(const YAML::Node& nod
 RemoteStore::RemoteStore(RemoteStoreOptions options, std::string base_url)
     : options_(std::move(options)),
       base_url_(std::move(base_url)),
-      pool_(std::make_unique<Pool>(options_.max_connections)) {}
+      pool_(std::make_unique<net::CurlPool>(options_.max_connections)) {}
 
 RemoteStore::~RemoteStore() = default;
 
@@ -428,7 +359,7 @@ absl::StatusOr<QueryStats> RemoteStore::Execute(const Request& request, const Ch
     AppendEscaped(url, request.params[i].second);
   }
 
-  Pool::Lease lease = pool_->Acquire();
+  net::CurlPool::Lease lease = pool_->Acquire();
   if (lease == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
   CURL* h = lease.get();
 

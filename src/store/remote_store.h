@@ -45,6 +45,10 @@ namespace YAML {
 class Node;
 }
 
+namespace kobs::net {
+class CurlPool;
+}
+
 namespace kobs::store {
 
 struct RemoteStoreOptions {
@@ -95,7 +99,6 @@ class RemoteStore : public Store {
   const RemoteStoreOptions& options() const { return options_; }
 
  private:
-  class Pool;
   struct Request;
 
   RemoteStore(RemoteStoreOptions options, std::string base_url);
@@ -104,7 +107,7 @@ class RemoteStore : public Store {
   const RemoteStoreOptions options_;
   // options_.url without a trailing slash.
   const std::string base_url_;
-  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<net::CurlPool> pool_;
 };
 
 }  // namespace kobs::store
