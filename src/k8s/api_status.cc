@@ -82,6 +82,47 @@ absl::Status StatusFromResponse(int http_code, std::string_view body) {
   return s;
 }
 
+absl::Status ApiError(std::string_view reason, int http_code, std::string_view message) {
+  absl::Status s(CodeForReason(reason, http_code), ToAbsl(message));
+  s.SetPayload(kReasonUrl, absl::Cord(ToAbsl(reason)));
+  s.SetPayload(kCodeUrl, absl::Cord(std::to_string(http_code)));
+  return s;
+}
+
+int HttpCodeFor(const absl::Status& status) {
+  if (int code = ApiCode(status); code != 0) return code;
+  switch (status.code()) {
+    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kInvalidArgument: return 400;
+    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kAlreadyExists: return 409;
+    case absl::StatusCode::kAborted: return 409;
+    case absl::StatusCode::kOutOfRange: return 410;
+    case absl::StatusCode::kPermissionDenied: return 403;
+    case absl::StatusCode::kUnauthenticated: return 401;
+    case absl::StatusCode::kResourceExhausted: return 429;
+    case absl::StatusCode::kFailedPrecondition: return 422;
+    case absl::StatusCode::kUnimplemented: return 405;
+    case absl::StatusCode::kDeadlineExceeded: return 504;
+    case absl::StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+nlohmann::json StatusObject(const absl::Status& status) {
+  int code = HttpCodeFor(status);
+  std::string reason = ApiReason(status);
+  if (reason.empty()) reason = ReasonForHttp(code);
+  if (reason == "Gone" && status.code() == absl::StatusCode::kOutOfRange) reason = "Expired";
+  return {{"kind", "Status"},
+          {"apiVersion", "v1"},
+          {"metadata", nlohmann::json::object()},
+          {"status", "Failure"},
+          {"message", std::string(ToStd(status.message()))},
+          {"reason", reason},
+          {"code", code}};
+}
+
 std::string ApiReason(const absl::Status& status) {
   auto p = status.GetPayload(kReasonUrl);
   return p.has_value() ? std::string(*p) : std::string();

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/status/status.h"
 
 namespace kobs::k8s {
@@ -14,6 +16,16 @@ namespace kobs::k8s {
 // The status for an HTTP response `http_code` with `body` (a Status object, or anything else
 // from a proxy). OK for 2xx.
 absl::Status StatusFromResponse(int http_code, std::string_view body);
+
+// A status as the API server answers it: `reason` ("NotFound", "Conflict", "Invalid", ...),
+// its HTTP code and the message (kept as is, without the reason prefix).
+absl::Status ApiError(std::string_view reason, int http_code, std::string_view message);
+
+// The HTTP code for a status: its API code when it carries one, else one from the absl code.
+int HttpCodeFor(const absl::Status& status);
+
+// The `Status` object (kind: Status, status: Failure) an API server sends for `status`.
+nlohmann::json StatusObject(const absl::Status& status);
 
 // The absl code for an API reason ("NotFound", ...), falling back on the HTTP code.
 absl::StatusCode CodeForReason(std::string_view reason, int http_code);
