@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's two commands:
-#   scripts/dev.sh run   set up everything, build, and start `kobs serve` (embedded store)
+#   scripts/dev.sh run   set up everything, build, and start the simulated cluster (`kobs sim`,
+#                        kubeconfig in data/sim/kubeconfig) and `kobs serve` (embedded store)
 #   scripts/dev.sh test  set up everything, build, and run every test (ctest)
 # Extra arguments after `run` go to `kobs serve`.
 set -euo pipefail
@@ -20,7 +21,11 @@ case "$cmd" in
     scripts/setup.sh --no-npm-tools
     configure
     cmake --build build --target kobs
-    exec build/src/cli/kobs serve "$@"
+    mkdir -p data
+    build/src/cli/kobs sim --dir data/sim --listen "${KOBS_SIM_LISTEN:-127.0.0.1:6443}" &
+    sim_pid=$!
+    trap 'kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null || true' EXIT
+    build/src/cli/kobs serve "$@"
     ;;
   test)
     scripts/setup.sh

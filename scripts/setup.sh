@@ -38,6 +38,9 @@ install_apt() {
   done
   # Node.js and npm come with the machine image (node 20); Debian's are only a fallback.
   command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  # kubectl (the kubectl compatibility tests run it) comes with the machine image (v1.32);
+  # Debian's kubernetes-client (1.20, legacy discovery only) is the fallback.
+  command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
   [[ ${#missing[@]} -eq 0 ]] && { log "apt packages: all present"; return; }
   log "apt packages: installing ${missing[*]}"
   local sudo=""

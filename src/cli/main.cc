@@ -12,6 +12,8 @@
 
 #include "cli/config.h"
 #include "cli/serve.h"
+#include "cli/sim.h"
+#include "absl/strings/numbers.h"
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -174,12 +176,55 @@ int main(int argc, char** argv) {
       "mcp", "Serve MCP on stdin/stdout (for clients that start their servers), over the "
              "running server's data or the data directory");
   mcp->add_option("--url", url, "ClickHouse endpoint to use (default: from clickhouse_http.listen)");
+  CLI::App* sim_cmd = app.add_subcommand(
+      "sim", "Run the simulated Kubernetes API server (kubectl works against it)");
+  kobs::sim::SimOptions sim_options;
+  std::string sim_listen = "127.0.0.1:6443";
+  sim_cmd->add_option("--listen", sim_listen, "host:port to listen on (port 0: any free port)")
+      ->capture_default_str();
+  sim_cmd->add_option("--dir", sim_options.dir,
+                      "Working directory: state, PKI, token and kubeconfig")
+      ->capture_default_str();
+  sim_cmd->add_option("--kubeconfig", sim_options.kubeconfig,
+                      "Where to write the kubeconfig (default: <dir>/kubeconfig)");
+  sim_cmd->add_option("--token", sim_options.token,
+                      "Bearer token to accept (default: generated once, kept in <dir>/token)");
+  sim_cmd->add_flag("!--no-tls", sim_options.tls, "Serve plain HTTP instead of HTTPS");
+  sim_cmd->add_flag("!--in-memory", sim_options.persist,
+                    "Keep the cluster state in memory only (lost at exit)");
+  sim_cmd->add_option("--history", sim_options.history,
+                      "Changes kept for watch resume; older resourceVersions get 410 Gone")
+      ->capture_default_str();
+  int64_t bookmark_ms = 60000;
+  sim_cmd->add_option("--bookmark-interval-ms", bookmark_ms,
+                      "Watch bookmarks after this long without events")
+      ->capture_default_str();
+  sim_cmd->add_option("--max-requests", sim_options.max_requests,
+                      "Concurrent requests, watches included")
+      ->capture_default_str();
   CLI::App* version = app.add_subcommand("version", "Print versions of kobs and chDB");
   CLI::App* reference =
       app.add_subcommand("config-reference", "Print every option as a Markdown table");
 
   CLI11_PARSE(app, argc, argv);
 
+  if (sim_cmd->parsed()) {
+    kobs::InitLogging("info", kobs::LogFormat::kText);
+    size_t colon = sim_listen.rfind(':');
+    int port = -1;
+    if (colon == std::string::npos || !absl::SimpleAtoi(sim_listen.substr(colon + 1), &port) ||
+        port < 0 || port > 65535) {
+      std::fprintf(stderr, "kobs sim: --listen %s: expected host:port\n", sim_listen.c_str());
+      return 1;
+    }
+    sim_options.host = sim_listen.substr(0, colon);
+    if (sim_options.host.size() > 1 && sim_options.host.front() == '[') {
+      sim_options.host = sim_options.host.substr(1, sim_options.host.size() - 2);
+    }
+    sim_options.port = static_cast<uint16_t>(port);
+    sim_options.bookmark_interval = std::chrono::milliseconds(bookmark_ms);
+    return RunSim(sim_options);
+  }
   if (reference->parsed()) {
     std::fputs(OptionsMarkdown().c_str(), stdout);
     return 0;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "chapi/clickhouse_endpoint.h"
+#include "cli/signals.h"
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -84,13 +85,7 @@ std::string Url(const std::string& listen, int port, bool http = true) {
 
 int RunServe(const KobsConfig& c) {
   const auto start = std::chrono::steady_clock::now();
-  // SIGINT/SIGTERM are blocked in every thread (threads inherit the mask) and taken with
-  // sigwait() below, so shutdown runs in an ordinary context.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockShutdownSignals();
 
   MetricsRegistry metrics;
   RegisterProcessMetrics(metrics);
@@ -206,9 +201,8 @@ int RunServe(const KobsConfig& c) {
        {"legacy_logs_layout", schema->logs_legacy_layout ? "true" : "false"},
        {"startup_ms", fmt::format("{:.0f}", startup_ms)}});
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  Log(log(), spdlog::level::info, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  const char* sig = WaitForShutdownSignal(signals);
+  Log(log(), spdlog::level::info, "shutting down", {{"signal", sig}});
   ready = false;
   ready_gauge.Set(0);
   // Receivers first (their in-flight requests finish and are acknowledged), then the writer

@@ -1,0 +1,63 @@
+// `kobs sim`: the simulated Kubernetes API server, put together. It keeps everything in one
+// working directory: the state (snapshot + journal, so the cluster survives a restart), a
+// private PKI (a CA, the serving certificate for localhost/127.0.0.1/::1, an admin client
+// certificate), the bearer token, and a kubeconfig that kubectl and kobs use as they are.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace kobs {
+class MetricsRegistry;
+}
+
+namespace kobs::sim {
+
+class Api;
+class PodLogs;
+
+struct SimOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6443;  // 0 picks a free port
+  bool tls = true;       // false: plain HTTP (the kubeconfig then says http://)
+  // Working directory: state/, pki/, token and kubeconfig live here.
+  std::string dir = "kobs-sim";
+  bool persist = true;   // false: state in memory only
+  // Where to write the kubeconfig ("" = <dir>/kubeconfig).
+  std::string kubeconfig;
+  // The bearer token ("" = generate one at first start and keep it in <dir>/token).
+  std::string token;
+  size_t history = 10000;  // changes kept for watch resume
+  std::chrono::milliseconds bookmark_interval{std::chrono::seconds(60)};
+  int max_requests = 64;   // concurrent requests, watches included
+};
+
+class SimServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<SimServer>> Create(SimOptions options,
+                                                           MetricsRegistry& metrics);
+  ~SimServer();
+
+  absl::Status Start();
+  void Stop();
+
+  uint16_t port() const;
+  const std::string& kubeconfig_path() const;
+  const std::string& token() const;
+  // "https://127.0.0.1:6443"
+  std::string server_url() const;
+  const std::string& ca_pem() const;
+
+  Api& api();
+  PodLogs& logs();
+
+ private:
+  struct Impl;
+  explicit SimServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kobs::sim

@@ -1,0 +1,365 @@
+// The real kubectl against the simulated API server: the commands a user runs, over HTTPS
+// with the kubeconfig the server writes, checking kubectl's own output.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/metrics.h"
+#include "sim/api.h"
+#include "sim/pod_logs.h"
+#include "sim/sim_server.h"
+#include "status_matchers.h"
+#include "temp_dir.h"
+
+namespace kobs::sim {
+namespace {
+
+using ::kobs::testing::IsOk;
+using ::kobs::testing::StatusIs;
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using nlohmann::json;
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr
+};
+
+class KubectlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::system("kubectl version --client >/dev/null 2>&1") != 0) {
+      FAIL() << "kubectl is not installed (scripts/setup.sh installs it)";
+    }
+    Start();
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  void Start() {
+    auto server = SimServer::Create(
+        {.port = 0, .dir = dir_.Sub("sim"), .bookmark_interval = std::chrono::milliseconds(500)},
+        metrics_);
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    ASSERT_THAT(server_->Start(), IsOk());
+  }
+
+  Result Kubectl(const std::string& args, const std::string& stdin_text = "") {
+    std::string cmd = "KUBECONFIG=" + server_->kubeconfig_path() + " kubectl " + args;
+    std::string input;
+    if (!stdin_text.empty()) {
+      input = dir_.Sub("stdin.yaml");
+      std::ofstream(input) << stdin_text;
+      cmd += " < " + input;
+    }
+    cmd += " 2>&1";
+    Result r;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return r;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+    int status = pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+  }
+
+  // Runs kubectl with `args` until it exits (bounded by `seconds` via timeout(1)), in the
+  // background; the result is ready after join().
+  std::thread Background(const std::string& args, int seconds, Result* r) {
+    return std::thread([this, args, seconds, r] {
+      *r = Kubectl(args + " & PID=$!; sleep " + std::to_string(seconds) + "; kill $PID");
+    });
+  }
+
+  json Json(const std::string& args) {
+    Result r = Kubectl(args + " -o json");
+    EXPECT_EQ(r.code, 0) << r.out;
+    return json::parse(r.out, nullptr, false);
+  }
+
+  kobs::testing::TempDir dir_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<SimServer> server_;
+};
+
+constexpr char kDeployment[] = R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.27
+        env: [{name: MODE, value: blue}]
+)";
+
+constexpr char kPod[] = R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: api-0
+  labels: {app: api, tier: backend}
+spec:
+  containers:
+  - {name: main, image: busybox:1.36}
+  - {name: sidecar, image: envoy:1.30}
+)";
+
+TEST_F(KubectlTest, DiscoveryNamespacesAndVersion) {
+  Result r = Kubectl("get namespaces");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("NAME"), HasSubstr("STATUS"), HasSubstr("default"),
+                           HasSubstr("kube-system"), HasSubstr("Active")));
+  r = Kubectl("api-resources");
+  EXPECT_THAT(r.out, AllOf(HasSubstr("deployments"), HasSubstr("deploy"), HasSubstr("apps/v1"),
+                           HasSubstr("leases"), HasSubstr("customresourcedefinitions")));
+  r = Kubectl("version -o json");
+  EXPECT_THAT(r.out, HasSubstr("v1.32.0-kobs-sim"));
+}
+
+TEST_F(KubectlTest, ApplyGetPatchScaleRestartDelete) {
+  Result r = Kubectl("apply -f -", kDeployment);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("deployment.apps/web created"));
+  r = Kubectl("apply -f -", kDeployment);
+  EXPECT_THAT(r.out, HasSubstr("deployment.apps/web unchanged"));
+
+  r = Kubectl("get deployments -o wide");
+  EXPECT_THAT(r.out, AllOf(HasSubstr("READY"), HasSubstr("UP-TO-DATE"), HasSubstr("IMAGES"),
+                           HasSubstr("nginx:1.27"), HasSubstr("app=web")));
+  json d = Json("get deployment web");
+  EXPECT_EQ(d["spec"]["replicas"], 2);
+  EXPECT_EQ(d["metadata"]["generation"], 1);
+  EXPECT_FALSE(d["metadata"]["uid"].get<std::string>().empty());
+
+  // Strategic merge (kubectl's default): the container is merged by name, env kept.
+  r = Kubectl(R"(patch deployment web -p '{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.28"}]}}}}')");
+  EXPECT_THAT(r.out, HasSubstr("deployment.apps/web patched"));
+  d = Json("get deployment web");
+  EXPECT_EQ(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.28");
+  EXPECT_EQ(d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"], "blue");
+  EXPECT_EQ(d["metadata"]["generation"], 2);
+  // JSON merge patch and JSON patch.
+  r = Kubectl(R"(patch deployment web --type merge -p '{"metadata":{"labels":{"team":"a"}}}')");
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = Kubectl(
+      R"(patch deployment web --type json -p '[{"op":"replace","path":"/spec/template/spec/containers/0/env/0/value","value":"green"}]')");
+  EXPECT_EQ(r.code, 0) << r.out;
+  d = Json("get deployment web");
+  EXPECT_EQ(d["metadata"]["labels"]["team"], "a");
+  EXPECT_EQ(d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"], "green");
+  // A failing JSON patch test is refused (422) and changes nothing.
+  r = Kubectl(R"(patch deployment web --type json -p '[{"op":"test","path":"/spec/replicas","value":9}]')");
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("test failed"));
+
+  r = Kubectl("scale deployment web --replicas=5");
+  EXPECT_THAT(r.out, HasSubstr("deployment.apps/web scaled"));
+  EXPECT_EQ(Json("get deployment web")["spec"]["replicas"], 5);
+  r = Kubectl("rollout restart deployment web");
+  EXPECT_THAT(r.out, HasSubstr("deployment.apps/web restarted"));
+  d = Json("get deployment web");
+  EXPECT_TRUE(d["spec"]["template"]["metadata"]["annotations"].contains(
+      "kubectl.kubernetes.io/restartedAt"));
+
+  r = Kubectl("get deployment web -o yaml");
+  EXPECT_THAT(r.out, AllOf(HasSubstr("kind: Deployment"), HasSubstr("replicas: 5")));
+
+  r = Kubectl("delete deployment web");
+  EXPECT_THAT(r.out, HasSubstr("deployment.apps \"web\" deleted"));
+  r = Kubectl("get deployment web");
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("Error from server (NotFound): deployments.apps \"web\" not found"));
+}
+
+TEST_F(KubectlTest, PodsLabelSelectorsDescribeAndEvents) {
+  ASSERT_EQ(Kubectl("apply -f -", kPod).code, 0);
+  Result r = Kubectl("get pods");
+  EXPECT_THAT(r.out, AllOf(HasSubstr("READY"), HasSubstr("STATUS"), HasSubstr("RESTARTS"),
+                           HasSubstr("api-0"), HasSubstr("0/2"), HasSubstr("Pending")));
+  EXPECT_THAT(Kubectl("get pods -l tier=backend").out, HasSubstr("api-0"));
+  EXPECT_THAT(Kubectl("get pods -l 'tier in (frontend)'").out, Not(HasSubstr("api-0")));
+  EXPECT_THAT(Kubectl("get pods -l '!tier'").out, Not(HasSubstr("api-0")));
+
+  json pod = Json("get pod api-0");
+  std::string uid = pod["metadata"]["uid"];
+  json event = {{"apiVersion", "v1"},
+                {"kind", "Event"},
+                {"metadata", {{"name", "api-0.17a"}, {"namespace", "default"}}},
+                {"involvedObject",
+                 {{"kind", "Pod"}, {"name", "api-0"}, {"namespace", "default"}, {"uid", uid},
+                  {"apiVersion", "v1"}}},
+                {"reason", "BackOff"},
+                {"message", "Back-off restarting failed container main"},
+                {"type", "Warning"},
+                {"count", 4},
+                {"firstTimestamp", "2026-01-01T00:00:00Z"},
+                {"lastTimestamp", "2026-01-01T00:01:00Z"},
+                {"source", {{"component", "kubelet"}, {"host", "node-1"}}}};
+  ASSERT_EQ(Kubectl("create -f -", event.dump()).code, 0);
+  r = Kubectl("describe pod api-0");
+  EXPECT_THAT(r.out, AllOf(HasSubstr("Name:"), HasSubstr("api-0"), HasSubstr("busybox:1.36"),
+                           HasSubstr("BackOff"), HasSubstr("Back-off restarting failed")));
+  r = Kubectl("get events");
+  EXPECT_THAT(r.out, AllOf(HasSubstr("LAST SEEN"), HasSubstr("REASON"), HasSubstr("OBJECT"),
+                           HasSubstr("pod/api-0"), HasSubstr("BackOff")));
+  // The events.k8s.io/v1 view of the same event.
+  json v1 = Json("get events.v1.events.k8s.io api-0.17a");
+  EXPECT_EQ(v1["note"], "Back-off restarting failed container main");
+  EXPECT_EQ(v1["regarding"]["name"], "api-0");
+  EXPECT_EQ(v1["deprecatedCount"], 4);
+
+  ASSERT_EQ(Kubectl("apply -f -", kDeployment).code, 0);
+  r = Kubectl("describe deployment web");
+  EXPECT_THAT(r.out, AllOf(HasSubstr("Replicas:"), HasSubstr("nginx:1.27"),
+                           HasSubstr("RollingUpdate")));
+}
+
+TEST_F(KubectlTest, WatchEventsAsTheyHappen) {
+  Result watch;
+  std::thread t = Background("get events -w", 4, &watch);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  json event = {{"apiVersion", "v1"},
+                {"kind", "Event"},
+                {"metadata", {{"name", "w.1"}, {"namespace", "default"}}},
+                {"involvedObject", {{"kind", "Pod"}, {"name", "watched"}, {"namespace", "default"}}},
+                {"reason", "Unhealthy"},
+                {"message", "Liveness probe failed"},
+                {"type", "Warning"},
+                {"lastTimestamp", "2026-01-01T00:01:00Z"}};
+  ASSERT_EQ(Kubectl("create -f -", event.dump()).code, 0);
+  t.join();
+  EXPECT_THAT(watch.out, AllOf(HasSubstr("Unhealthy"), HasSubstr("pod/watched"),
+                               HasSubstr("Liveness probe failed")));
+}
+
+TEST_F(KubectlTest, Logs) {
+  ASSERT_EQ(Kubectl("apply -f -", kPod).code, 0);
+  for (int i = 1; i <= 5; ++i) {
+    server_->logs().Append("default", "api-0", "main", "line " + std::to_string(i));
+  }
+  server_->logs().Append("default", "api-0", "sidecar", "envoy started");
+  Result r = Kubectl("logs api-0 -c main");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "line 1\nline 2\nline 3\nline 4\nline 5\n");
+  EXPECT_EQ(Kubectl("logs api-0 -c main --tail=2").out, "line 4\nline 5\n");
+  EXPECT_EQ(Kubectl("logs api-0 -c sidecar").out, "envoy started\n");
+  EXPECT_THAT(Kubectl("logs api-0 -c main --timestamps --tail=1").out,
+              ::testing::MatchesRegex("[0-9-]+T[0-9:.]+Z line 5\n"));
+  r = Kubectl("logs api-0 -c nope");
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("container nope is not valid for pod api-0"));
+  r = Kubectl("logs api-0 -c main --previous");
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("previous terminated container"));
+}
+
+TEST_F(KubectlTest, CustomResourcesAfterTheirDefinition) {
+  constexpr char kCrd[] = R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: compositions.core.krateo.io
+spec:
+  group: core.krateo.io
+  scope: Namespaced
+  names: {kind: Composition, plural: compositions, singular: composition, shortNames: [comp]}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Ready, type: string, jsonPath: '.status.conditions[0].status'}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+)";
+  Result r = Kubectl("apply -f -", kCrd);
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = Kubectl("apply -f -", R"(apiVersion: core.krateo.io/v1alpha1
+kind: Composition
+metadata: {name: shop}
+spec: {chart: shop, version: 1.0.0}
+)");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("composition.core.krateo.io/shop created"));
+  r = Kubectl("get comp");
+  EXPECT_THAT(r.out, AllOf(HasSubstr("READY"), HasSubstr("shop")));
+  r = Kubectl(R"(patch composition shop --type merge -p '{"spec":{"version":"1.1.0"}}')");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(Json("get composition shop")["spec"]["version"], "1.1.0");
+  // Strategic merge is refused for custom resources, as on a real server.
+  r = Kubectl(R"(patch composition shop --type strategic -p '{"spec":{"version":"2"}}')");
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("is not supported"));
+  ASSERT_EQ(Kubectl("delete crd compositions.core.krateo.io").code, 0);
+  r = Kubectl("get compositions.core.krateo.io");
+  EXPECT_NE(r.code, 0);
+}
+
+TEST_F(KubectlTest, GarbageCollectionOfOwnedObjects) {
+  ASSERT_EQ(Kubectl("apply -f -", kDeployment).code, 0);
+  json d = Json("get deployment web");
+  json rs = {{"apiVersion", "apps/v1"},
+             {"kind", "ReplicaSet"},
+             {"metadata",
+              {{"name", "web-7d4b9"},
+               {"labels", {{"app", "web"}}},
+               {"ownerReferences",
+                {{{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "web"},
+                  {"uid", d["metadata"]["uid"]}, {"controller", true},
+                  {"blockOwnerDeletion", true}}}}}},
+             {"spec",
+              {{"replicas", 2},
+               {"selector", {{"matchLabels", {{"app", "web"}}}}},
+               {"template", d["spec"]["template"]}}}};
+  ASSERT_EQ(Kubectl("create -f -", rs.dump()).code, 0);
+  EXPECT_THAT(Kubectl("get rs").out, HasSubstr("web-7d4b9"));
+  // Background propagation (kubectl's default): the owner goes at once, then its dependents.
+  ASSERT_EQ(Kubectl("delete deployment web").code, 0);
+  std::string out;
+  for (int i = 0; i < 50; ++i) {
+    out = Kubectl("get rs").out;
+    if (out.find("web-7d4b9") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(out, Not(HasSubstr("web-7d4b9")));
+}
+
+TEST_F(KubectlTest, StateSurvivesARestart) {
+  ASSERT_EQ(Kubectl("apply -f -", kDeployment).code, 0);
+  ASSERT_EQ(Kubectl("apply -f -", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n").code,
+            0);
+  json before = Json("get deployment web");
+  server_->Stop();
+  server_.reset();
+  Start();
+  json after = Json("get deployment web");
+  EXPECT_EQ(after["metadata"]["uid"], before["metadata"]["uid"]);
+  EXPECT_EQ(after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
+  EXPECT_THAT(Kubectl("get namespaces").out, HasSubstr("shop"));
+  // New writes continue the resourceVersion sequence.
+  ASSERT_EQ(Kubectl("scale deployment web --replicas=3").code, 0);
+  EXPECT_GT(std::stoull(Json("get deployment web")["metadata"]["resourceVersion"].get<std::string>()),
+            std::stoull(before["metadata"]["resourceVersion"].get<std::string>()));
+}
+
+}  // namespace
+}  // namespace kobs::sim
