@@ -1,6 +1,8 @@
 // Fuzzes the Kubernetes watch-stream decoder (the input split into chunks at positions the
-// first byte seeds), the API Status and discovery decoders (the input as an error body and as
-// discovery documents), and the label and field selector parsers (a parsed label selector must print to text that parses to itself).
+// first byte seeds), the typed object decoders (Pod, Event, Lease) on the decoded objects, the
+// API Status and discovery decoders (the input as an error body and as discovery documents),
+// and the label and field selector parsers (a parsed label selector must print to text that
+// parses to itself).
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -8,6 +10,7 @@
 #include <cstdlib>
 
 #include "k8s/api_status.h"
+#include "k8s/objects.h"
 #include "k8s/rest_mapper.h"
 #include "k8s/selector.h"
 #include "k8s/watch_decoder.h"
@@ -22,7 +25,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!decoder.Feed(body.substr(at, step), &events).ok()) break;
   }
   (void)decoder.Finish();
-  for (const auto& e : events) (void)kobs::k8s::IsGone(e.error);
+  for (const auto& e : events) {
+    (void)kobs::k8s::IsGone(e.error);
+    // The typed object decoders, on whatever objects the stream carried.
+    (void)kobs::k8s::DecodeEvent(e.object);
+    (void)kobs::k8s::DecodePod(e.object);
+    (void)kobs::k8s::DecodeLease(e.object);
+  }
   absl::Status s = kobs::k8s::StatusFromResponse(400 + data[0] % 200, body);
   (void)kobs::k8s::ApiCode(s);
   if (auto sel = kobs::k8s::LabelSelector::Parse(body); sel.ok()) {
