@@ -188,7 +188,8 @@ int main(int argc, char** argv) {
   sim_cmd->add_option("--kubeconfig", sim_options.kubeconfig,
                       "Where to write the kubeconfig (default: <dir>/kubeconfig)");
   sim_cmd->add_option("--token", sim_options.token,
-                      "Bearer token to accept (default: generated once, kept in <dir>/token)");
+                      "Bearer token to accept (default: generated once, kept in <dir>/token; with --no-tls, "
+                      "none: no authentication)");
   sim_cmd->add_flag("!--no-tls", sim_options.tls, "Serve plain HTTP instead of HTTPS");
   sim_cmd->add_flag("!--in-memory", sim_options.persist,
                     "Keep the cluster state in memory only (lost at exit)");

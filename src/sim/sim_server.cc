@@ -110,7 +110,9 @@ absl::StatusOr<std::unique_ptr<SimServer>> SimServer::Create(SimOptions options,
   if (ec) return absl::InvalidArgumentError(fmt::format("sim dir {}: {}", dir.string(), ec.message()));
   // The token: given, kept from an earlier start, or new.
   impl->token = options.token;
-  if (impl->token.empty()) {
+  // Plain HTTP without a token given: no authentication, as the old insecure port (kubectl
+  // never sends a bearer token over plain HTTP).
+  if (impl->token.empty() && options.tls) {
     absl::StatusOr<std::string> kept = ReadFile(dir / "token");
     impl->token = kept.ok() ? std::string(absl::StripAsciiWhitespace(*kept)) : RandomToken();
     if (!kept.ok()) KOBS_RETURN_IF_ERROR(WriteFile(dir / "token", impl->token + "\n", true));
@@ -188,11 +190,12 @@ absl::StatusOr<std::unique_ptr<SimServer>> SimServer::Create(SimOptions options,
   }
   std::string kubeconfig = fmt::format(
       "apiVersion: v1\nkind: Config\nclusters:\n- name: kobs-sim\n  cluster:\n{}"
-      "users:\n- name: kobs-sim-admin\n  user:\n    token: {}\n"
+      "users:\n- name: kobs-sim-admin\n  user:{}\n"
       "contexts:\n- name: kobs-sim\n  context:\n    cluster: kobs-sim\n"
       "    user: kobs-sim-admin\n    namespace: default\n"
       "current-context: kobs-sim\n",
-      cluster, impl->token);
+      cluster,
+      impl->token.empty() ? std::string(" {}") : fmt::format("\n    token: {}", impl->token));
   KOBS_RETURN_IF_ERROR(WriteFile(impl->kubeconfig, kubeconfig, true));
   return std::unique_ptr<SimServer>(new SimServer(std::move(impl)));
 }

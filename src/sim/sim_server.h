@@ -28,7 +28,8 @@ struct SimOptions {
   bool persist = true;   // false: state in memory only
   // Where to write the kubeconfig ("" = <dir>/kubeconfig).
   std::string kubeconfig;
-  // The bearer token ("" = generate one at first start and keep it in <dir>/token).
+  // The bearer token ("" = generate one at first start and keep it in <dir>/token; with
+  // tls false, "" means no authentication, since kubectl sends no token over plain HTTP).
   std::string token;
   size_t history = 10000;  // changes kept for watch resume
   std::chrono::milliseconds bookmark_interval{std::chrono::seconds(60)};

@@ -343,6 +343,29 @@ TEST_F(KubectlTest, GarbageCollectionOfOwnedObjects) {
   EXPECT_THAT(out, Not(HasSubstr("web-7d4b9")));
 }
 
+TEST_F(KubectlTest, AuthenticationAndPlainHttp) {
+  Result r = Kubectl("--token=wrong get namespaces");
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("provide credentials"));
+  // Plain HTTP (kubectl sends no token there): no authentication.
+  MetricsRegistry metrics;
+  auto plain = SimServer::Create(
+      {.port = 0, .tls = false, .dir = dir_.Sub("plain"), .persist = false}, metrics);
+  ASSERT_THAT(plain, IsOk());
+  ASSERT_THAT((*plain)->Start(), IsOk());
+  EXPECT_THAT((*plain)->server_url(), ::testing::StartsWith("http://"));
+  FILE* p = popen(("KUBECONFIG=" + (*plain)->kubeconfig_path() + " kubectl get ns 2>&1").c_str(),
+                  "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0) << out;
+  EXPECT_THAT(out, HasSubstr("kube-system"));
+  (*plain)->Stop();
+}
+
 TEST_F(KubectlTest, StateSurvivesARestart) {
   ASSERT_EQ(Kubectl("apply -f -", kDeployment).code, 0);
   ASSERT_EQ(Kubectl("apply -f -", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n").code,
