@@ -224,6 +224,46 @@ TEST_F(ClientSimTest, WatchResumesAcrossAServerRestartWithoutGapsOrDuplicates) {
   EXPECT_EQ(watcher.relists(), 0u) << "resumed from its resourceVersion, no re-list";
 }
 
+TEST_F(ClientSimTest, WatchSendsBookmarksAndFollowsSelectors) {
+  k8s::ResourceInfo cms = Resource("configmaps");
+  json labeled = ConfigMap("sel");
+  labeled["metadata"]["labels"] = {{"team", "a"}};
+  ASSERT_OK_AND_ASSIGN(json made, client_->Create(cms, "default", labeled));
+  std::string rv = made["metadata"]["resourceVersion"];
+  std::vector<std::string> types;
+  bool bookmark = false;
+  std::thread changer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // Leaves the selector: a DELETED for this watch. Back in: ADDED.
+    ASSERT_THAT(client_->Patch(cms, "default", "sel", k8s::PatchType::kMergePatch,
+                               R"({"metadata":{"labels":{"team":"b"}}})"),
+                IsOk());
+    ASSERT_THAT(client_->Patch(cms, "default", "sel", k8s::PatchType::kMergePatch,
+                               R"({"metadata":{"labels":{"team":"a"}}})"),
+                IsOk());
+  });
+  ASSERT_THAT(client_->WatchOnce(cms, "default",
+                                 {.label_selector = "team=a", .resource_version = rv,
+                                  .timeout_seconds = 3},
+                                 [&](k8s::WatchEvent& e) {
+                                   if (e.type == k8s::WatchEvent::Type::kBookmark) {
+                                     bookmark = true;
+                                     EXPECT_FALSE(e.resource_version.empty());
+                                   } else {
+                                     types.push_back(e.type == k8s::WatchEvent::Type::kDeleted
+                                                         ? "DELETED"
+                                                         : e.type == k8s::WatchEvent::Type::kAdded
+                                                               ? "ADDED"
+                                                               : "MODIFIED");
+                                   }
+                                   return !(bookmark && types.size() >= 2);
+                                 }),
+              IsOk());
+  changer.join();
+  EXPECT_EQ(types, (std::vector<std::string>{"DELETED", "ADDED"}));
+  EXPECT_TRUE(bookmark);
+}
+
 TEST_F(ClientSimTest, GoneResourceVersionsRelistAndDeliverTheDifference) {
   // A small history: the watch's version is compacted away while the watcher is disconnected.
   const uint16_t port = server_->port();
