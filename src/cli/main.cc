@@ -196,6 +196,11 @@ int main(int argc, char** argv) {
   sim_cmd->add_option("--history", sim_options.history,
                       "Changes kept for watch resume; older resourceVersions get 410 Gone")
       ->capture_default_str();
+  sim_cmd->add_flag("!--no-controllers", sim_options.controllers,
+                    "Run a bare API server: no controllers, scheduler or kubelet");
+  sim_cmd->add_option("--time-factor", sim_options.time_factor,
+                      "Time acceleration for simulated durations (back-offs, pulls)")
+      ->capture_default_str();
   int64_t bookmark_ms = 60000;
   sim_cmd->add_option("--bookmark-interval-ms", bookmark_ms,
                       "Watch bookmarks after this long without events")

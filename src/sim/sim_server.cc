@@ -15,6 +15,7 @@
 #include "net/http_server.h"
 #include "net/tls.h"
 #include "sim/api.h"
+#include "sim/controllers.h"
 #include "sim/garbage_collector.h"
 #include "sim/http_api.h"
 #include "sim/object_meta.h"
@@ -85,6 +86,7 @@ struct SimServer::Impl {
   std::unique_ptr<PodLogs> logs;
   std::unique_ptr<HttpApi> http_api;
   std::unique_ptr<GarbageCollector> gc;
+  std::unique_ptr<ControllerManager> controllers;
   std::unique_ptr<net::HttpServer> server;
   bool started = false;
 
@@ -162,6 +164,15 @@ absl::StatusOr<std::unique_ptr<SimServer>> SimServer::Create(SimOptions options,
       HttpApiOptions{.token = impl->token, .bookmark_interval = options.bookmark_interval},
       metrics);
   impl->gc = std::make_unique<GarbageCollector>(*impl->api, *impl->logs);
+  if (options.time_factor <= 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("time factor {}: must be positive", options.time_factor));
+  }
+  if (options.controllers) {
+    impl->controllers = std::make_unique<ControllerManager>(
+        *impl->api, *impl->logs,
+        ControllerOptions{.node_name = options.node_name, .time_factor = options.time_factor});
+  }
   // The namespaces every cluster starts with.
   auto ns_type = impl->registry->Find("", "v1", "namespaces");
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
@@ -203,6 +214,7 @@ absl::StatusOr<std::unique_ptr<SimServer>> SimServer::Create(SimOptions options,
 absl::Status SimServer::Start() {
   KOBS_RETURN_IF_ERROR(impl_->server->Start());
   impl_->gc->Start();
+  if (impl_->controllers) impl_->controllers->Start();
   impl_->started = true;
   return absl::OkStatus();
 }
@@ -212,6 +224,7 @@ void SimServer::Stop() {
   impl_->started = false;
   impl_->http_api->Stop();
   impl_->gc->Stop();
+  if (impl_->controllers) impl_->controllers->Stop();
   impl_->server->Stop(std::chrono::seconds(2));
   impl_->store->Close();
 }

@@ -34,6 +34,12 @@ struct SimOptions {
   size_t history = 10000;  // changes kept for watch resume
   std::chrono::milliseconds bookmark_interval{std::chrono::seconds(60)};
   int max_requests = 64;   // concurrent requests, watches included
+  // Run the controllers, scheduler and kubelet (false: a bare API server whose objects
+  // change only when clients change them).
+  bool controllers = true;
+  std::string node_name = "sim-node-1";
+  // Time acceleration for simulated durations (back-offs, pulls): 10 runs them 10x faster.
+  double time_factor = 1.0;
 };
 
 class SimServer {

@@ -47,7 +47,11 @@ class KubectlTest : public ::testing::Test {
 
   void Start() {
     auto server = SimServer::Create(
-        {.port = 0, .dir = dir_.Sub("sim"), .bookmark_interval = std::chrono::milliseconds(500)},
+        {.port = 0,
+         .dir = dir_.Sub("sim"),
+         .bookmark_interval = std::chrono::milliseconds(500),
+         .controllers = controllers_,
+         .time_factor = 20},
         metrics_);
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
@@ -91,6 +95,16 @@ class KubectlTest : public ::testing::Test {
   kobs::testing::TempDir dir_;
   MetricsRegistry metrics_;
   std::unique_ptr<SimServer> server_;
+  // The API semantics tests run on a bare API server; KubectlClusterTest turns them on.
+  bool controllers_ = false;
+};
+
+class KubectlClusterTest : public KubectlTest {
+ protected:
+  void SetUp() override {
+    controllers_ = true;
+    KubectlTest::SetUp();
+  }
 };
 
 constexpr char kDeployment[] = R"(apiVersion: apps/v1
@@ -346,7 +360,8 @@ TEST_F(KubectlTest, GarbageCollectionOfOwnedObjects) {
 TEST_F(KubectlTest, AuthenticationAndPlainHttp) {
   Result r = Kubectl("--token=wrong get namespaces");
   EXPECT_NE(r.code, 0);
-  EXPECT_THAT(r.out, HasSubstr("provide credentials"));
+  // The wording depends on whether kubectl has discovery cached.
+  EXPECT_THAT(r.out, ::testing::AnyOf(HasSubstr("provide credentials"), HasSubstr("Unauthorized")));
   // Plain HTTP (kubectl sends no token there): no authentication.
   MetricsRegistry metrics;
   auto plain = SimServer::Create(
@@ -382,6 +397,107 @@ TEST_F(KubectlTest, StateSurvivesARestart) {
   ASSERT_EQ(Kubectl("scale deployment web --replicas=3").code, 0);
   EXPECT_GT(std::stoull(Json("get deployment web")["metadata"]["resourceVersion"].get<std::string>()),
             std::stoull(before["metadata"]["resourceVersion"].get<std::string>()));
+}
+
+}  // namespace
+}  // namespace kobs::sim
+
+namespace kobs::sim {
+namespace {
+
+// Pod lines of `kubectl get pods -l app=web` whose STATUS column is `status`.
+int CountPods(const std::string& out, const std::string& status) {
+  int n = 0;
+  size_t at = 0;
+  while ((at = out.find(" " + status + " ", at)) != std::string::npos) {
+    ++n;
+    at += status.size();
+  }
+  return n;
+}
+
+TEST_F(KubectlClusterTest, DeploymentRollsOutBreaksAndRollsBack) {
+  ASSERT_EQ(Kubectl("apply -f -", kDeployment).code, 0);
+  Result r = Kubectl("rollout status deployment/web --timeout=30s");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("deployment \"web\" successfully rolled out"));
+  r = Kubectl("get pods -l app=web");
+  EXPECT_EQ(CountPods(r.out, "Running"), 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("1/1"));
+  r = Kubectl("get rs");
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("web-[a-z0-9]+ +2 +2 +2"));
+  r = Kubectl("get events");
+  EXPECT_THAT(r.out, AllOf(HasSubstr("ScalingReplicaSet"), HasSubstr("SuccessfulCreate"),
+                           HasSubstr("Scheduled"), HasSubstr("Started")));
+
+  // A rollout to an image that does not exist: the new pods cannot pull, the old ones stay.
+  r = Kubectl("set image deployment/web nginx=nginx:nonexistent");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::string pods;
+  for (int i = 0; i < 100; ++i) {
+    pods = Kubectl("get pods -l app=web").out;
+    if (pods.find("ImagePullBackOff") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(pods, HasSubstr("ImagePullBackOff"));
+  EXPECT_EQ(CountPods(pods, "Running"), 2) << "maxUnavailable 25% of 2 keeps both old pods";
+  r = Kubectl("rollout status deployment/web --timeout=2s");
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("Waiting for deployment \"web\" rollout to finish"));
+  EXPECT_THAT(Kubectl("get events --field-selector reason=Failed").out,
+              HasSubstr("Error: ErrImagePull"));
+
+  r = Kubectl("rollout undo deployment/web");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("rolled back"));
+  r = Kubectl("rollout status deployment/web --timeout=30s");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (int i = 0; i < 100; ++i) {
+    pods = Kubectl("get pods -l app=web").out;
+    if (pods.find("ImagePull") == std::string::npos && pods.find("ErrImage") == std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(CountPods(pods, "Running"), 2) << pods;
+  EXPECT_THAT(pods, Not(HasSubstr("ImagePull")));
+  json d = Json("get deployment web");
+  EXPECT_EQ(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.27");
+  EXPECT_EQ(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "3");
+}
+
+TEST_F(KubectlClusterTest, ScaleAndRestartReplacePods) {
+  ASSERT_EQ(Kubectl("apply -f -", kDeployment).code, 0);
+  ASSERT_EQ(Kubectl("rollout status deployment/web --timeout=30s").code, 0);
+  json before = Json("get pods -l app=web");
+  ASSERT_EQ(Kubectl("scale deployment web --replicas=4").code, 0);
+  ASSERT_EQ(Kubectl("rollout status deployment/web --timeout=30s").code, 0);
+  EXPECT_EQ(CountPods(Kubectl("get pods -l app=web").out, "Running"), 4);
+  ASSERT_EQ(Kubectl("rollout restart deployment/web").code, 0);
+  Result r = Kubectl("rollout status deployment/web --timeout=30s");
+  ASSERT_EQ(r.code, 0) << r.out;
+  json after;
+  for (int i = 0; i < 100; ++i) {
+    after = Json("get pods -l app=web");
+    if (after["items"].size() == 4) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(after["items"].size(), 4u);
+  for (const json& old : before["items"]) {
+    for (const json& now : after["items"]) {
+      EXPECT_NE(old["metadata"]["name"], now["metadata"]["name"]) << "a pod survived the restart";
+    }
+  }
+  // Deleting a pod of the Deployment gets a fresh one.
+  std::string victim = after["items"][0]["metadata"]["name"];
+  ASSERT_EQ(Kubectl("delete pod " + victim).code, 0);
+  for (int i = 0; i < 100; ++i) {
+    if (CountPods(Kubectl("get pods -l app=web").out, "Running") == 4) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  r = Kubectl("get pods -l app=web");
+  EXPECT_EQ(CountPods(r.out, "Running"), 4) << r.out;
+  EXPECT_THAT(r.out, Not(HasSubstr(victim)));
 }
 
 }  // namespace

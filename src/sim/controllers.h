@@ -1,0 +1,80 @@
+// The simulated cluster's control loops, run in the `kobs sim` process: the Deployment
+// controller (ReplicaSets per pod template, rolling updates within maxSurge/maxUnavailable,
+// revisions and rollback, status and conditions that `kubectl rollout status` reads), the
+// ReplicaSet controller (pods to match replicas, status), the scheduler (binds pods to the
+// simulated node), and the kubelet's pod lifecycle (image pulls, container start, readiness,
+// pod status and the events the real components record).
+//
+// One thread drains a de-duplicated work queue fed by the store's change stream and a
+// periodic resync, so controllers never race each other; a conflict requeues the key.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "sim/api.h"
+#include "sim/event_recorder.h"
+#include "sim/pod_logs.h"
+
+namespace kobs::sim {
+
+struct ControllerOptions {
+  std::string node_name = "sim-node-1";
+  std::chrono::milliseconds resync{std::chrono::seconds(5)};
+  // Time acceleration: simulated durations (image pulls, back-offs) are divided by this.
+  double time_factor = 1.0;
+};
+
+class ControllerManager {
+ public:
+  ControllerManager(Api& api, PodLogs& logs, ControllerOptions options = {});
+  ~ControllerManager();
+
+  // Registers the node, then starts the loop.
+  void Start();
+  void Stop();
+
+  enum class Kind { kDeployment, kReplicaSet, kPod };
+  // Schedules a reconcile of (kind, namespace, name) after `delay`.
+  void Enqueue(Kind kind, const std::string& ns, const std::string& name,
+               std::chrono::milliseconds delay = std::chrono::milliseconds(0));
+
+  EventRecorder& recorder() { return recorder_; }
+  Api& api() { return api_; }
+  PodLogs& logs() { return logs_; }
+  const ControllerOptions& options() const { return options_; }
+  // A simulated duration, after time acceleration.
+  std::chrono::milliseconds Scaled(std::chrono::milliseconds d) const;
+
+ private:
+  using Key = std::tuple<Kind, std::string, std::string>;
+  void Run();
+  void OnChange(const Change& change);
+  void Resync();
+  void Reconcile(const Key& key);
+  void RegisterNode();
+
+  Api& api_;
+  PodLogs& logs_;
+  const ControllerOptions options_;
+  EventRecorder recorder_;
+  absl::Mutex mu_;
+  std::map<Key, std::chrono::steady_clock::time_point> queue_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// The reconcilers (each in its own file).
+void ReconcileDeployment(ControllerManager& m, const std::string& ns, const std::string& name);
+void ReconcileReplicaSet(ControllerManager& m, const std::string& ns, const std::string& name);
+void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string& name);
+
+}  // namespace kobs::sim
