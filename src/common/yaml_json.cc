@@ -14,6 +14,9 @@ namespace {
 using nlohmann::json;
 
 constexpr int kMaxDepth = 200;
+// Aliases (`*a`) expand on conversion: a few hundred bytes of nested aliases can name billions
+// of nodes. Documents past this many nodes are refused.
+constexpr int64_t kMaxNodes = 1'000'000;
 
 // [-+]?[0-9]+
 bool LooksLikeInt(std::string_view s) {
@@ -58,8 +61,12 @@ json Scalar(const YAML::Node& node) {
   return s;
 }
 
-absl::StatusOr<json> Convert(const YAML::Node& node, int depth) {
+absl::StatusOr<json> Convert(const YAML::Node& node, int depth, int64_t* budget) {
   if (depth > kMaxDepth) return absl::InvalidArgumentError("yaml: nested too deeply");
+  if (--*budget < 0) {
+    return absl::InvalidArgumentError(
+        "yaml: the document expands to more than 1000000 nodes (aliases?)");
+  }
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -69,7 +76,7 @@ absl::StatusOr<json> Convert(const YAML::Node& node, int depth) {
     case YAML::NodeType::Sequence: {
       json arr = json::array();
       for (const YAML::Node& item : node) {
-        absl::StatusOr<json> v = Convert(item, depth + 1);
+        absl::StatusOr<json> v = Convert(item, depth + 1, budget);
         if (!v.ok()) return v;
         arr.push_back(*std::move(v));
       }
@@ -79,7 +86,7 @@ absl::StatusOr<json> Convert(const YAML::Node& node, int depth) {
       json obj = json::object();
       for (const auto& kv : node) {
         if (!kv.first.IsScalar()) return absl::InvalidArgumentError("yaml: map keys must be scalars");
-        absl::StatusOr<json> v = Convert(kv.second, depth + 1);
+        absl::StatusOr<json> v = Convert(kv.second, depth + 1, budget);
         if (!v.ok()) return v;
         obj[kv.first.Scalar()] = *std::move(v);
       }
@@ -102,7 +109,8 @@ absl::StatusOr<std::vector<json>> YamlDocumentsToJson(std::string_view text) {
   std::vector<json> out;
   for (const YAML::Node& doc : docs) {
     if (doc.IsNull() || !doc.IsDefined()) continue;
-    absl::StatusOr<json> j = Convert(doc, 0);
+    int64_t budget = kMaxNodes;
+    absl::StatusOr<json> j = Convert(doc, 0, &budget);
     if (!j.ok()) return j.status();
     out.push_back(*std::move(j));
   }
