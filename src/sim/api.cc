@@ -89,6 +89,43 @@ std::string NewUid() {
                      a & 0xffff, b >> 48, b & 0xffffffffffffULL);
 }
 
+// About the size of `j` as JSON text, counting no further than `limit`.
+size_t ApproxSize(const json& j, size_t limit) {
+  size_t n = 0;
+  std::vector<const json*> todo = {&j};
+  while (!todo.empty() && n <= limit) {
+    const json* cur = todo.back();
+    todo.pop_back();
+    if (cur->is_string()) {
+      n += cur->get_ref<const std::string&>().size() + 2;
+    } else if (cur->is_object()) {
+      for (auto it = cur->begin(); it != cur->end(); ++it) {
+        n += it.key().size() + 4;
+        todo.push_back(&*it);
+      }
+    } else if (cur->is_array()) {
+      for (const json& v : *cur) todo.push_back(&v);
+      n += cur->size() + 2;
+    } else {
+      n += 8;
+    }
+  }
+  return n;
+}
+
+// etcd's limit on one object, which the API server passes on.
+constexpr size_t kMaxObjectBytes = 1536 * 1024;
+
+absl::Status CheckSize(const json& obj) {
+  if (ApproxSize(obj, kMaxObjectBytes) > kMaxObjectBytes) {
+    return k8s::ApiError("RequestEntityTooLarge", 413,
+                         fmt::format("etcdserver: request is too large (objects are limited to "
+                                     "{} bytes)",
+                                     kMaxObjectBytes));
+  }
+  return absl::OkStatus();
+}
+
 // Everything but metadata and status: what a generation counts changes of.
 bool SpecChanged(const json& a, const json& b) {
   for (const json* x : {&a, &b}) {
@@ -301,6 +338,7 @@ absl::StatusOr<json> Api::Create(const ResourceType& type, const std::string& ns
       obj["kind"] = "Event";
     }
     ApplyDefaults(type, obj);
+    KOBS_RETURN_IF_ERROR(CheckSize(obj));
     if (!request.field_manager.empty()) {
       absl::StatusOr<json> managed =
           k8s::RecordUpdate(json(), obj, request.field_manager, NowRfc3339());
@@ -346,6 +384,7 @@ absl::StatusOr<json> Api::Write(const ResourceType& type, const std::string& ns,
         if (current == nullptr) return NotFound(type, name);
         json view = View(type, *current);
         KOBS_ASSIGN_OR_RETURN(json next, change(view));
+        KOBS_RETURN_IF_ERROR(CheckSize(next));
         if (!next.is_object()) return BadRequest("the body must be a JSON object");
         if (!next.contains("metadata") || !next["metadata"].is_object()) {
           next["metadata"] = json::object();

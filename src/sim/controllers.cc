@@ -103,7 +103,11 @@ void ControllerManager::OnChange(const Change& c) {
       Enqueue(Kind::kDeployment, c.ns, d);
     }
   } else if (c.storage == "/pods") {
-    if (c.type != Change::Type::kDeleted) Enqueue(Kind::kPod, c.ns, c.name);
+    if (c.type != Change::Type::kDeleted) {
+      Enqueue(Kind::kPod, c.ns, c.name);
+    } else {
+      ForgetPodRuntime(Str(c.object, "metadata", "uid"));
+    }
     if (std::string rs = owner(c.object, "ReplicaSet"); !rs.empty()) {
       Enqueue(Kind::kReplicaSet, c.ns, rs);
     }

@@ -76,5 +76,7 @@ class ControllerManager {
 void ReconcileDeployment(ControllerManager& m, const std::string& ns, const std::string& name);
 void ReconcileReplicaSet(ControllerManager& m, const std::string& ns, const std::string& name);
 void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string& name);
+// Drops the kubelet's memory of a deleted pod's containers.
+void ForgetPodRuntime(const std::string& uid);
 
 }  // namespace kobs::sim

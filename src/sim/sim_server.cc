@@ -125,6 +125,7 @@ absl::StatusOr<std::unique_ptr<SimServer>> SimServer::Create(SimOptions options,
   http.name = "sim";
   http.worker_threads = options.max_requests;
   http.idle_timeout = std::chrono::minutes(5);
+  http.max_body_bytes = 3 << 20;  // the API server's request limit (3 MiB)
   if (options.tls) {
     KOBS_ASSIGN_OR_RETURN(impl->ca, LoadOrMake(dir / "pki", "ca", [] {
                             return net::GenerateCa("kobs-sim-ca");

@@ -300,6 +300,17 @@ TEST_F(ApiTest, CustomResourceDefinitionsInstallTheirTypes) {
             "Invalid");
 }
 
+TEST_F(ApiTest, ObjectsAreLimitedInSize) {
+  json big = {{"metadata", {{"name", "big"}}}, {"data", {{"a", std::string(2 << 20, 'x')}}}};
+  auto refused = api_->Create(ConfigMaps(), "default", big);
+  EXPECT_EQ(k8s::ApiCode(refused.status()), 413);
+  ASSERT_THAT(api_->Create(ConfigMaps(), "default", {{"metadata", {{"name", "small"}}}}), IsOk());
+  // A patch that doubles the object until it is too large is refused too.
+  auto grown = api_->Patch(ConfigMaps(), "default", "small", k8s::PatchType::kMergePatch,
+                           json{{"data", {{"a", std::string(2 << 20, 'y')}}}}.dump());
+  EXPECT_EQ(k8s::ApiCode(grown.status()), 413);
+}
+
 TEST_F(ApiTest, EventsAreServedInBothApiGroups) {
   const ResourceType& core = Type("", "v1", "events");
   const ResourceType& v1 = Type("events.k8s.io", "v1", "events");

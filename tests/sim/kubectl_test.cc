@@ -502,3 +502,76 @@ TEST_F(KubectlClusterTest, ScaleAndRestartReplacePods) {
 
 }  // namespace
 }  // namespace kobs::sim
+
+namespace kobs::sim {
+namespace {
+
+TEST_F(KubectlClusterTest, CrashingPodLoopsWithBackOffAndKeepsItsLogs) {
+  ASSERT_EQ(Kubectl("apply -f -", R"(apiVersion: v1
+kind: Pod
+metadata: {name: crasher}
+spec:
+  containers:
+  - name: app
+    image: busybox:1.36
+    command: ["sh", "-c", "echo starting; echo 'config missing: /etc/app.yaml'; sleep 2; exit 3"]
+)").code,
+            0);
+  std::string out;
+  for (int i = 0; i < 150; ++i) {
+    out = Kubectl("get pod crasher").out;
+    if (out.find("CrashLoopBackOff") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(out, HasSubstr("CrashLoopBackOff"));
+  json pod = Json("get pod crasher");
+  const json& st = pod["status"]["containerStatuses"][0];
+  EXPECT_GE(st["restartCount"].get<int>(), 1);
+  EXPECT_EQ(st["lastState"]["terminated"]["exitCode"], 3);
+  EXPECT_EQ(st["lastState"]["terminated"]["reason"], "Error");
+  EXPECT_THAT(st["state"]["waiting"]["message"].get<std::string>(),
+              HasSubstr("restarting failed container=app pod=crasher_default("));
+  Result logs = Kubectl("logs crasher --previous");
+  EXPECT_EQ(logs.out, "starting\nconfig missing: /etc/app.yaml\n") << logs.out;
+  EXPECT_THAT(Kubectl("get events --field-selector involvedObject.name=crasher").out,
+              AllOf(HasSubstr("BackOff"), HasSubstr("Back-off restarting failed container app"),
+                    HasSubstr("Started")));
+}
+
+TEST_F(KubectlClusterTest, CompletedAndFailedPodsWithoutRestart) {
+  ASSERT_EQ(Kubectl("apply -f -", R"(apiVersion: v1
+kind: Pod
+metadata: {name: once}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: job, image: busybox:1.36, command: ["sh", "-c", "echo done"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: broken}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: job, image: busybox:1.36, command: ["sh", "-c", "echo 'fatal: no input'; exit 2"]}
+)").code,
+            0);
+  std::string out;
+  for (int i = 0; i < 100; ++i) {
+    out = Kubectl("get pods").out;
+    if (out.find("Completed") != std::string::npos && out.find("Error") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(out, AllOf(HasSubstr("Completed"), HasSubstr("Error")));
+  EXPECT_EQ(Json("get pod once")["status"]["phase"], "Succeeded");
+  EXPECT_EQ(Json("get pod broken")["status"]["phase"], "Failed");
+  EXPECT_EQ(Kubectl("logs broken").out, "fatal: no input\n");
+  EXPECT_EQ(Json("get pod broken")["status"]["containerStatuses"][0]["state"]["terminated"]
+                ["exitCode"],
+            2);
+}
+
+}  // namespace
+}  // namespace kobs::sim
