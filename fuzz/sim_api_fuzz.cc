@@ -26,7 +26,7 @@ struct Cluster {
       *kobs::sim::ObjectStore::Open({.history = 200});
   kobs::sim::ResourceRegistry registry;
   kobs::sim::Api api{*store, registry};
-  kobs::sim::PodLogs logs{100};
+  kobs::sim::PodLogs logs{{.max_lines_per_container = 100}};
   kobs::sim::HttpApi http{api, logs, {}, metrics};
 
   Cluster() {

@@ -13,6 +13,7 @@
 #include "cli/config.h"
 #include "cli/serve.h"
 #include "cli/sim.h"
+#include "sim/container_profile.h"
 #include "absl/strings/numbers.h"
 #include "common/absl_compat.h"
 #include "common/log.h"
@@ -199,7 +200,15 @@ int main(int argc, char** argv) {
   sim_cmd->add_flag("!--no-controllers", sim_options.controllers,
                     "Run a bare API server: no controllers, scheduler or kubelet");
   sim_cmd->add_option("--time-factor", sim_options.time_factor,
-                      "Time acceleration for simulated durations (back-offs, pulls)")
+                      "Time acceleration for simulated durations (back-offs, pulls, probes, log "
+                      "rates, memory growth)")
+      ->capture_default_str();
+  sim_cmd->add_option("--log-dir", sim_options.log_dir,
+                      "Where the kubelet writes CRI container logs (default <dir>/pods; - for "
+                      "nowhere)");
+  std::string node_memory = "8Gi";
+  sim_cmd->add_option("--node-memory", node_memory,
+                      "The simulated node's memory (a Kubernetes quantity)")
       ->capture_default_str();
   int64_t bookmark_ms = 60000;
   sim_cmd->add_option("--bookmark-interval-ms", bookmark_ms,
@@ -229,6 +238,13 @@ int main(int argc, char** argv) {
     }
     sim_options.port = static_cast<uint16_t>(port);
     sim_options.bookmark_interval = std::chrono::milliseconds(bookmark_ms);
+    absl::StatusOr<int64_t> memory = kobs::sim::ParseQuantityMilli(node_memory);
+    if (!memory.ok() || *memory < 1000LL * (256 << 20)) {
+      std::fprintf(stderr, "kobs sim: --node-memory %s: expected a quantity of at least 256Mi\n",
+                   node_memory.c_str());
+      return 2;
+    }
+    sim_options.node_memory = *memory / 1000;
     return RunSim(sim_options);
   }
   if (reference->parsed()) {

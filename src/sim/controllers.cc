@@ -1,8 +1,11 @@
 #include "sim/controllers.h"
 
+#include <fmt/format.h>
+
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "k8s/api_status.h"
+#include "sim/node_status.h"
 #include "sim/object_meta.h"
 
 namespace kobs::sim {
@@ -50,8 +53,14 @@ void ControllerManager::RegisterNode() {
           {"node-role.kubernetes.io/control-plane", ""}}}}},
       {"spec", {{"podCIDR", "10.244.0.0/24"}}},
       {"status",
-       {{"capacity", {{"cpu", "2"}, {"memory", "8141432Ki"}, {"pods", "1100"}}},
-        {"allocatable", {{"cpu", "2"}, {"memory", "8039032Ki"}, {"pods", "1100"}}},
+       {{"capacity",
+         {{"cpu", fmt::format("{}m", options_.node.cpu_millicores)},
+          {"memory", fmt::format("{}Ki", options_.node.memory_bytes / 1024)},
+          {"pods", "1100"}}},
+        {"allocatable",
+         {{"cpu", fmt::format("{}m", options_.node.cpu_millicores)},
+          {"memory", fmt::format("{}Ki", (options_.node.memory_bytes - (100 << 20)) / 1024)},
+          {"pods", "1100"}}},
         {"conditions",
          {condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
                     "kubelet has sufficient memory available"),
@@ -102,14 +111,22 @@ void ControllerManager::OnChange(const Change& c) {
     if (std::string d = owner(c.object, "Deployment"); !d.empty()) {
       Enqueue(Kind::kDeployment, c.ns, d);
     }
+  } else if (c.storage == "apps/statefulsets") {
+    Enqueue(Kind::kStatefulSet, c.ns, c.name);
+  } else if (c.storage == "apps/daemonsets") {
+    Enqueue(Kind::kDaemonSet, c.ns, c.name);
+  } else if (c.storage == "batch/jobs") {
+    Enqueue(Kind::kJob, c.ns, c.name);
   } else if (c.storage == "/pods") {
     if (c.type != Change::Type::kDeleted) {
       Enqueue(Kind::kPod, c.ns, c.name);
     } else {
       ForgetPodRuntime(Str(c.object, "metadata", "uid"));
     }
-    if (std::string rs = owner(c.object, "ReplicaSet"); !rs.empty()) {
-      Enqueue(Kind::kReplicaSet, c.ns, rs);
+    for (auto [owner_kind, kind] :
+         {std::pair{"ReplicaSet", Kind::kReplicaSet}, std::pair{"StatefulSet", Kind::kStatefulSet},
+          std::pair{"DaemonSet", Kind::kDaemonSet}, std::pair{"Job", Kind::kJob}}) {
+      if (std::string o = owner(c.object, owner_kind); !o.empty()) Enqueue(kind, c.ns, o);
     }
   }
 }
@@ -117,6 +134,9 @@ void ControllerManager::OnChange(const Change& c) {
 void ControllerManager::Resync() {
   for (auto [storage, kind] : {std::pair{"apps/deployments", Kind::kDeployment},
                                std::pair{"apps/replicasets", Kind::kReplicaSet},
+                               std::pair{"apps/statefulsets", Kind::kStatefulSet},
+                               std::pair{"apps/daemonsets", Kind::kDaemonSet},
+                               std::pair{"batch/jobs", Kind::kJob},
                                std::pair{"/pods", Kind::kPod}}) {
     absl::StatusOr<ObjectStore::Snapshot> all = api_.store().List(storage, "");
     if (!all.ok()) continue;
@@ -138,6 +158,15 @@ void ControllerManager::Reconcile(const Key& key) {
     case Kind::kPod:
       ReconcilePod(*this, ns, name);
       break;
+    case Kind::kStatefulSet:
+      ReconcileStatefulSet(*this, ns, name);
+      break;
+    case Kind::kDaemonSet:
+      ReconcileDaemonSet(*this, ns, name);
+      break;
+    case Kind::kJob:
+      ReconcileJob(*this, ns, name);
+      break;
   }
 }
 
@@ -145,6 +174,7 @@ void ControllerManager::Run() {
   uint64_t rv = api_.store().resource_version();
   Resync();
   auto last_resync = std::chrono::steady_clock::now();
+  auto last_node = last_resync;
   while (!stop_ && !api_.store().closed()) {
     // The next due key, if any.
     std::optional<Key> due;
@@ -175,6 +205,10 @@ void ControllerManager::Run() {
     }
     for (const ChangePtr& c : batch->changes) OnChange(*c);
     rv = batch->rv;
+    if (std::chrono::steady_clock::now() - last_node >= std::chrono::seconds(1)) {
+      ReconcileNode(*this);
+      last_node = std::chrono::steady_clock::now();
+    }
     if (std::chrono::steady_clock::now() - last_resync >= options_.resync) {
       Resync();
       last_resync = std::chrono::steady_clock::now();

@@ -1,7 +1,8 @@
 // The simulated cluster's control loops, run in the `kobs sim` process: the Deployment
 // controller (ReplicaSets per pod template, rolling updates within maxSurge/maxUnavailable,
 // revisions and rollback, status and conditions that `kubectl rollout status` reads), the
-// ReplicaSet controller (pods to match replicas, status), the scheduler (binds pods to the
+// ReplicaSet controller (pods to match replicas, status), the StatefulSet, DaemonSet and Job
+// controllers (workload_controllers.cc), the scheduler (binds pods to the
 // simulated node), and the kubelet's pod lifecycle (image pulls, container start, readiness,
 // pod status and the events the real components record).
 //
@@ -15,6 +16,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,8 +28,17 @@
 
 namespace kobs::sim {
 
+// What the simulated node has (node_status.h reports against it).
+struct NodeCapacity {
+  int64_t memory_bytes = int64_t{8} << 30;
+  int64_t cpu_millicores = 2000;
+  int64_t max_pids = 62639;
+  std::string log_dir;  // the filesystem whose free space DiskPressure watches ("" = ".")
+};
+
 struct ControllerOptions {
   std::string node_name = "sim-node-1";
+  NodeCapacity node;
   std::chrono::milliseconds resync{std::chrono::seconds(5)};
   // Time acceleration: simulated durations (image pulls, back-offs) are divided by this.
   double time_factor = 1.0;
@@ -42,7 +53,7 @@ class ControllerManager {
   void Start();
   void Stop();
 
-  enum class Kind { kDeployment, kReplicaSet, kPod };
+  enum class Kind { kDeployment, kReplicaSet, kPod, kStatefulSet, kDaemonSet, kJob };
   // Schedules a reconcile of (kind, namespace, name) after `delay`.
   void Enqueue(Kind kind, const std::string& ns, const std::string& name,
                std::chrono::milliseconds delay = std::chrono::milliseconds(0));
@@ -76,7 +87,23 @@ class ControllerManager {
 void ReconcileDeployment(ControllerManager& m, const std::string& ns, const std::string& name);
 void ReconcileReplicaSet(ControllerManager& m, const std::string& ns, const std::string& name);
 void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string& name);
+void ReconcileStatefulSet(ControllerManager& m, const std::string& ns, const std::string& name);
+void ReconcileDaemonSet(ControllerManager& m, const std::string& ns, const std::string& name);
+void ReconcileJob(ControllerManager& m, const std::string& ns, const std::string& name);
 // Drops the kubelet's memory of a deleted pod's containers.
 void ForgetPodRuntime(const std::string& uid);
+
+// What the kubelet's containers use now, for /stats/summary.
+struct ContainerUsage {
+  std::string pod_uid, ns, pod, container;
+  bool running = false;
+  std::string started_at;  // of the current instance
+  int restarts = 0;
+  int64_t memory_bytes = 0;  // working set (0 unless running)
+  int64_t memory_limit = 0;  // 0: none
+  int64_t cpu_millicores = 0;
+  double cpu_core_seconds = 0;  // over every instance
+};
+std::vector<ContainerUsage> ContainerUsages(double time_factor);
 
 }  // namespace kobs::sim

@@ -61,15 +61,6 @@ int64_t Resolve(const json& v, int64_t replicas, bool round_up, int64_t def) {
   return def;
 }
 
-bool OwnedBy(const json& obj, const std::string& uid) {
-  json refs = AtPath(obj, ".metadata.ownerReferences");
-  if (!refs.is_array()) return false;
-  for (const json& r : refs) {
-    if (Str(r, "uid") == uid && AtPath(r, ".controller") == json(true)) return true;
-  }
-  return false;
-}
-
 int64_t Revision(const json& rs) {
   json a = AtPath(rs, ".metadata.annotations");
   return a.is_object() && a.contains(kRevision) && a[kRevision].is_string()
@@ -114,7 +105,7 @@ void ReconcileDeployment(ControllerManager& m, const std::string& ns, const std:
   if (!all.ok()) return;
   std::vector<json> owned;
   for (json& rs : all->items) {
-    if (OwnedBy(rs, uid)) owned.push_back(std::move(rs));
+    if (ControlledBy(rs, uid)) owned.push_back(std::move(rs));
   }
   int64_t max_revision = 0;
   for (const json& rs : owned) max_revision = std::max(max_revision, Revision(rs));

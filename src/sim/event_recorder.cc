@@ -52,11 +52,12 @@ void EventRecorder::Record(const json& object, const EventSource& source, const 
                    .count();
   std::string name = fmt::format("{}.{:x}", Str(object, "metadata", "name"), nanos);
   json involved = {{"kind", Str(object, "kind")},
-                   {"namespace", ns},
                    {"name", Str(object, "metadata", "name")},
                    {"uid", uid},
                    {"apiVersion", Str(object, "apiVersion")},
                    {"resourceVersion", Str(object, "metadata", "resourceVersion")}};
+  // Cluster-scoped objects (nodes) have none; their events live in "default".
+  if (!Str(object, "metadata", "namespace").empty()) involved["namespace"] = ns;
   if (!field_path.empty()) involved["fieldPath"] = field_path;
   json source_json = {{"component", source.component}};
   if (!source.host.empty()) source_json["host"] = source.host;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/absl_compat.h"
 #include "common/metrics.h"
@@ -190,6 +191,10 @@ void HttpApi::Handle(const net::Request& r, net::ResponseWriter& w) {
     if (!doc) return ReplyError(w, NoSuchResource());
     return ReplyJson(w, 200, *doc);
   }
+  if (seg.size() >= 6 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "nodes" &&
+      seg[4] == "proxy") {
+    return NodeProxy(r, w, seg);
+  }
   if (seg.empty() || (seg[0] != "api" && seg[0] != "apis")) {
     ReplyError(w, NoSuchResource());
     return;
@@ -248,6 +253,23 @@ void HttpApi::Handle(const net::Request& r, net::ResponseWriter& w) {
                                   fmt::format("the object has an unexpected shape: {}", e.what())));
     }
   }
+}
+
+void HttpApi::NodeProxy(const net::Request& r, net::ResponseWriter& w,
+                        const std::vector<std::string>& seg) {
+  if (r.method != "GET") {
+    return ReplyError(w, k8s::ApiError("MethodNotAllowed", 405,
+                                       "the node proxy of the simulated kubelet serves GET only"));
+  }
+  std::string node = seg[3].substr(0, seg[3].find(':'));
+  std::string path = absl::StrJoin(seg.begin() + 5, seg.end(), "/");
+  std::optional<json> body = options_.node_proxy ? options_.node_proxy(node, path) : std::nullopt;
+  if (!body) {
+    return ReplyError(w, k8s::ApiError("NotFound", 404,
+                                       fmt::format("the kubelet of node \"{}\" serves no \"/{}\"",
+                                                   node, path)));
+  }
+  ReplyJson(w, 200, *body);
 }
 
 void HttpApi::Discovery(const net::Request& r, net::ResponseWriter& w) {

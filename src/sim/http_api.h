@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "net/http.h"
 #include "sim/api.h"
@@ -31,6 +34,10 @@ struct HttpApiOptions {
   // A watch without timeoutSeconds ends after this long (the client then re-watches).
   std::chrono::seconds max_watch{1800};
   std::string git_version = "v1.32.0-kobs-sim";
+  // Serves GET /api/v1/nodes/<node>[:port]/proxy/<path> (the kubelet's endpoints): the JSON
+  // body, or nullopt for 404. Unset: node proxying is not served.
+  std::function<std::optional<nlohmann::json>(const std::string& node, const std::string& path)>
+      node_proxy;
 };
 
 class HttpApi {
@@ -45,6 +52,8 @@ class HttpApi {
   struct Target;
   void Serve(const net::Request& request, net::ResponseWriter& w, const Target& t);
   void Discovery(const net::Request& request, net::ResponseWriter& w);
+  void NodeProxy(const net::Request& request, net::ResponseWriter& w,
+                 const std::vector<std::string>& segments);
   void Watch(const net::Request& request, net::ResponseWriter& w, const Target& t);
   void Logs(const net::Request& request, net::ResponseWriter& w, const Target& t);
   bool Authenticated(const net::Request& request) const;

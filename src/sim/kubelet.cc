@@ -5,7 +5,14 @@
 // that terminates the container; restarts by restartPolicy with the kubelet's crash back-off
 // (10 s doubling to 5 min: CrashLoopBackOff, lastState, restartCount); pod phase, IP,
 // conditions and container statuses as the kubelet reports them, and the events it records.
+// Besides its command, a container follows its profile (container_profile.h): a memory
+// working set that may grow past limits.memory (OOMKilled, and the kernel's OOMKilling event
+// on the node), CPU, and generated log lines. Probes run as the kubelet runs them: exec probes
+// through the same shell, httpGet/tcpSocket/grpc probes succeed when the container declares
+// the port (by number or name) and, for HTTP, until the profile's healthyFor has passed.
+// Readiness failures clear Ready; liveness failures kill and restart the container.
 #include <atomic>
+#include <cmath>
 #include <map>
 
 #include <fmt/format.h>
@@ -13,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/absl_compat.h"
 #include "k8s/api_status.h"
+#include "sim/container_profile.h"
 #include "sim/container_program.h"
 #include "sim/controllers.h"
 #include "sim/object_meta.h"
@@ -25,6 +33,13 @@ using Steady = std::chrono::steady_clock;
 
 std::atomic<uint32_t> next_pod_ip{2};
 
+struct Probe {
+  Steady::time_point next = Steady::time_point::max();
+  int failures = 0;
+  int successes = 0;
+  bool ok = false;
+};
+
 // What the kubelet knows of one container of one pod.
 struct Run {
   enum class State { kPullBackoff, kRunning, kTerminated, kCrashBackoff };
@@ -32,12 +47,23 @@ struct Run {
   int pull_failures = 0;
   std::vector<ProgramStep> steps;
   size_t pc = 0;
-  Steady::time_point wake;
+  Steady::time_point wake;  // the program's next step
   int restarts = 0;
   int crashes = 0;
   std::string started_at;
+  Steady::time_point started;
   json last_terminated;  // the previous instance's termination
   json terminated;       // this instance's, once it exited
+  // The profile and what follows from it.
+  ContainerProfile profile;
+  int64_t memory_limit = 0;  // bytes, 0 = none
+  Steady::time_point oom_at = Steady::time_point::max();
+  uint64_t log_n = 0;        // profile log lines written by this instance
+  Probe readiness, liveness;
+  Steady::time_point show_terminated_until;  // in back-off: report the exit until then
+  // For the stats: the pod and CPU time of earlier instances.
+  std::string ns, pod;
+  double cpu_seconds_before = 0;
 };
 
 absl::Mutex runs_mu;
@@ -70,11 +96,123 @@ std::vector<std::string> Strings(const json& v) {
   return out;
 }
 
+
+// A probe's port: a number, or the name of one of the container's ports. An undeclared port
+// comes back negated (nothing listens there), an unknown name as 0.
+int ProbePort(const json& container, const json& port) {
+  json ports = AtPath(container, ".ports");
+  if (port.is_number_integer()) {
+    int n = port.get<int>();
+    if (ports.is_array()) {
+      for (const json& p : ports) {
+        if (AtPath(p, ".containerPort") == json(n)) return n;
+      }
+    }
+    return -n;
+  }
+  if (port.is_string() && ports.is_array()) {
+    for (const json& p : ports) {
+      if (Str(p, "name") == port.get<std::string>() && AtPath(p, ".containerPort").is_number()) {
+        return AtPath(p, ".containerPort").get<int>();
+      }
+    }
+  }
+  return 0;
+}
+
+int IntField(const json& obj, const char* key, int fallback) {
+  if (!obj.is_object()) return fallback;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_number_integer() ? it->get<int>() : fallback;
+}
+
+// One probe attempt: "" when it succeeds, else the failure text the kubelet reports.
+std::string RunProbe(const json& probe, const json& container, const Run& run,
+                     const std::string& pod_ip, Steady::time_point now, double time_factor) {
+  double sim_elapsed = std::chrono::duration<double>(now - run.started).count() * time_factor;
+  if (probe.contains("exec")) {
+    absl::StatusOr<std::vector<ProgramStep>> steps =
+        ParseProgram(Strings(AtPath(probe, ".exec.command")), {});
+    if (!steps.ok()) return std::string(ToStd(steps.status().message()));
+    std::string out;
+    for (const ProgramStep& s : *steps) {
+      if (s.kind == ProgramStep::Kind::kOutput) out += s.text + "\n";
+      if (s.kind == ProgramStep::Kind::kExit) return s.code == 0 ? "" : out;
+    }
+    return "";
+  }
+  const char* kind = probe.contains("httpGet")     ? "httpGet"
+                     : probe.contains("tcpSocket") ? "tcpSocket"
+                     : probe.contains("grpc")      ? "grpc"
+                                                   : nullptr;
+  if (kind == nullptr) return "";
+  const json& action = probe[kind];
+  int port = ProbePort(container, AtPath(action, ".port"));
+  std::string host = Str(action, "host").empty() ? pod_ip : Str(action, "host");
+  int shown = port < 0 ? -port : port;
+  std::string dial = fmt::format("dial tcp {}:{}: connect: connection refused", host, shown);
+  if (std::string_view(kind) == "httpGet") {
+    std::string scheme = Str(action, "scheme") == "HTTPS" ? "https" : "http";
+    std::string path = Str(action, "path").empty() ? "/" : Str(action, "path");
+    if (port <= 0) return fmt::format("Get \"{}://{}:{}{}\": {}", scheme, host, shown, path, dial);
+    if (run.profile.healthy_for &&
+        sim_elapsed * 1000 >= static_cast<double>(run.profile.healthy_for->count())) {
+      return "HTTP probe failed with statuscode: 500";
+    }
+    return "";
+  }
+  if (port <= 0) {
+    return std::string_view(kind) == "grpc"
+               ? fmt::format("timeout: failed to connect service \"{}:{}\" within 1s", host, shown)
+               : dial;
+  }
+  return "";
+}
+
+// CPU seconds of a running instance so far (its profile's usage times its simulated age).
+double CpuSeconds(const Run& run, Steady::time_point now, double time_factor) {
+  if (run.state != Run::State::kRunning) return 0;
+  double age = std::chrono::duration<double>(now - run.started).count() * time_factor;
+  return age * static_cast<double>(run.profile.cpu_millicores) / 1000.0;
+}
+
+int64_t MemoryNow(const Run& run, Steady::time_point now, double time_factor) {
+  double age = std::chrono::duration<double>(now - run.started).count() * time_factor;
+  double bytes = static_cast<double>(run.profile.memory_bytes) +
+                 static_cast<double>(run.profile.memory_growth_per_second) * age;
+  if (run.memory_limit > 0) bytes = std::min(bytes, static_cast<double>(run.memory_limit));
+  return static_cast<int64_t>(bytes);
+}
+
 }  // namespace
 
 void ForgetPodRuntime(const std::string& uid) {
   absl::MutexLock lock(&runs_mu);
   ForgetLocked(uid);
+}
+
+std::vector<ContainerUsage> ContainerUsages(double time_factor) {
+  std::vector<ContainerUsage> out;
+  const Steady::time_point now = Steady::now();
+  absl::MutexLock lock(&runs_mu);
+  for (const auto& [key, run] : Runs()) {
+    ContainerUsage u;
+    u.pod_uid = key.first;
+    u.ns = run.ns;
+    u.pod = run.pod;
+    u.container = key.second;
+    u.running = run.state == Run::State::kRunning;
+    u.started_at = run.started_at;
+    u.restarts = run.restarts;
+    u.memory_limit = run.memory_limit;
+    if (u.running) {
+      u.memory_bytes = MemoryNow(run, now, time_factor);
+      u.cpu_millicores = run.profile.cpu_millicores;
+    }
+    u.cpu_core_seconds = run.cpu_seconds_before + CpuSeconds(run, now, time_factor);
+    out.push_back(std::move(u));
+  }
+  return out;
 }
 
 void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string& name) {
@@ -106,13 +244,30 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
 
   const std::string now = NowRfc3339();
   const Steady::time_point steady_now = Steady::now();
+  const double factor = m.options().time_factor > 0 ? m.options().time_factor : 1.0;
   const std::string uid = Str(*pod, "metadata", "uid");
   std::string policy = Str(*pod, "spec", "restartPolicy");
   if (policy.empty()) policy = "Always";
   const std::string pod_ref = fmt::format("{}_{}({})", name, ns, uid);
+  std::string pod_ip = Str(*pod, "status", "podIP");
+  if (pod_ip.empty()) {
+    uint32_t n = next_pod_ip++;
+    pod_ip = fmt::format("10.244.{}.{}", (n >> 8) & 0xff, n & 0xff);
+  }
+  absl::StatusOr<std::map<std::string, ContainerProfile>> profiles = ParseProfiles(*pod);
+  if (!profiles.ok()) {
+    // A scenario's typo must be visible where its author looks: on the pod's events.
+    m.recorder().Record(*pod, kubelet, "Warning", "InvalidProfile",
+                        std::string(ToStd(profiles.status().message())));
+    profiles = std::map<std::string, ContainerProfile>{};
+  }
   json statuses = json::array();
   Steady::time_point next_wake = Steady::time_point::max();
   bool all_ready = true, all_done = true, all_succeeded = true;
+  auto sim_to_real = [&](double sim_seconds) {
+    return std::chrono::duration_cast<Steady::duration>(
+        std::chrono::duration<double>(sim_seconds / factor));
+  };
 
   absl::MutexLock lock(&runs_mu);
   for (const json& c : containers) {
@@ -120,6 +275,8 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
     const std::string field = fmt::format("spec.containers{{{}}}", cname);
     auto [it, fresh] = Runs().try_emplace({uid, cname});
     Run& run = it->second;
+    const json readiness_probe = AtPath(c, ".readinessProbe");
+    const json liveness_probe = AtPath(c, ".livenessProbe");
     auto start = [&](bool restart) {
       if (!restart && Str(c, "imagePullPolicy") == "Always") {
         m.recorder().Record(*pod, kubelet, "Normal", "Pulling",
@@ -150,7 +307,60 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
       run.state = Run::State::kRunning;
       run.wake = steady_now;
       run.started_at = now;
+      run.started = steady_now;
       run.terminated = nullptr;
+      run.ns = ns;
+      run.pod = name;
+      run.profile = ProfileFor(*profiles, cname);
+      run.log_n = 0;
+      absl::StatusOr<int64_t> limit =
+          ParseQuantityMilli(Str(c, "resources", "limits", "memory"));
+      run.memory_limit = limit.ok() ? *limit / 1000 : 0;
+      run.oom_at = Steady::time_point::max();
+      if (run.memory_limit > 0 && run.profile.memory_bytes >= run.memory_limit) {
+        run.oom_at = steady_now + sim_to_real(0.5);  // dies as it allocates
+      } else if (run.memory_limit > 0 && run.profile.memory_growth_per_second > 0) {
+        run.oom_at = steady_now + sim_to_real(
+                                      static_cast<double>(run.memory_limit - run.profile.memory_bytes) /
+                                      static_cast<double>(run.profile.memory_growth_per_second));
+      }
+      auto first_probe = [&](const json& probe) {
+        return probe.is_object()
+                   ? steady_now + sim_to_real(IntField(probe, "initialDelaySeconds", 0))
+                   : Steady::time_point::max();
+      };
+      run.readiness = Probe{first_probe(readiness_probe)};
+      run.liveness = Probe{first_probe(liveness_probe)};
+      run.liveness.ok = true;
+    };
+    // Ends the running instance: its termination, then a restart as the policy says.
+    auto terminate = [&](int code, const char* reason) {
+      run.cpu_seconds_before += CpuSeconds(run, steady_now, factor);
+      run.state = Run::State::kTerminated;
+      run.terminated = {{"exitCode", code},
+                        {"reason", reason},
+                        {"startedAt", run.started_at},
+                        {"finishedAt", now},
+                        {"containerID", fmt::format("containerd://{:064x}",
+                                                    std::hash<std::string>{}(
+                                                        uid + cname + std::to_string(run.restarts)))}};
+      const bool restart = policy == "Always" || (policy == "OnFailure" && code != 0);
+      if (!restart) return;
+      // The first restart is at the kubelet's next sync (1 s); then 10 s doubling to 5 min.
+      // Until the sync after the exit (1 s), the status shows the termination itself
+      // (kubectl: Error, OOMKilled), then CrashLoopBackOff while the back-off lasts.
+      int64_t seconds =
+          run.crashes == 0 ? 0 : std::min<int64_t>(300, int64_t{10} << std::min(run.crashes - 1, 5));
+      ++run.crashes;
+      run.state = Run::State::kCrashBackoff;
+      run.wake = steady_now + m.Scaled(std::chrono::seconds(std::max<int64_t>(seconds, 1)));
+      run.show_terminated_until = steady_now + m.Scaled(std::chrono::seconds(1));
+      if (seconds > 0) {
+        m.recorder().Record(*pod, kubelet, "Warning", "BackOff",
+                            fmt::format("Back-off restarting failed container {} in pod {}",
+                                        cname, pod_ref),
+                            field);
+      }
     };
     if (fresh) {
       if (ImageMissing(image)) {
@@ -182,43 +392,82 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
       run.wake = steady_now + m.Scaled(std::chrono::seconds(seconds));
       ++run.pull_failures;
     }
+    // The profile's log lines that are due (bounded per pass, so a huge rate cannot stall
+    // the loop; the rest follow on the next pass).
+    if (run.state == Run::State::kRunning && run.profile.log_rate > 0) {
+      double age = std::chrono::duration<double>(steady_now - run.started).count() * factor;
+      uint64_t due = static_cast<uint64_t>(age * run.profile.log_rate) + 1;
+      for (int n = 0; run.log_n < due && n < 5000; ++n, ++run.log_n) {
+        for (std::string& line : GenerateLogLines(run.profile, cname, run.log_n)) {
+          m.logs().Append(ns, name, cname, std::move(line), run.restarts, uid);
+        }
+      }
+      // Wake for the next line, at most 10 times a second.
+      auto next_line = run.started + sim_to_real(static_cast<double>(run.log_n) / run.profile.log_rate);
+      next_wake = std::min(next_wake, std::max(next_line, steady_now + std::chrono::milliseconds(100)));
+    }
     // The container's program, up to its next sleep or its exit.
     while (run.state == Run::State::kRunning && steady_now >= run.wake &&
            run.pc < run.steps.size()) {
       const ProgramStep& step = run.steps[run.pc++];
       if (step.kind == ProgramStep::Kind::kOutput) {
-        m.logs().Append(ns, name, cname, step.text, run.restarts);
+        m.logs().Append(ns, name, cname, step.text, run.restarts, uid);
       } else if (step.kind == ProgramStep::Kind::kSleep) {
         run.wake = steady_now + m.Scaled(std::chrono::milliseconds(
                                     static_cast<int64_t>(step.seconds * 1000)));
       } else if (step.kind == ProgramStep::Kind::kForever) {
         run.wake = Steady::time_point::max();
       } else {
-        run.state = Run::State::kTerminated;
-        run.terminated = {{"exitCode", step.code},
-                          {"reason", step.code == 0 ? "Completed" : "Error"},
-                          {"startedAt", run.started_at},
-                          {"finishedAt", now},
-                          {"containerID", fmt::format("containerd://{:064x}",
-                                                      std::hash<std::string>{}(
-                                                          uid + cname +
-                                                          std::to_string(run.restarts)))}};
-        const bool restart = policy == "Always" || (policy == "OnFailure" && step.code != 0);
-        if (restart) {
-          // The first restart is at once; then 10 s doubling to 5 min.
-          int64_t seconds =
-              run.crashes == 0 ? 0 : std::min<int64_t>(300, int64_t{10} << std::min(run.crashes - 1, 5));
-          ++run.crashes;
-          run.state = Run::State::kCrashBackoff;
-          run.wake = steady_now + m.Scaled(std::chrono::seconds(seconds));
-          if (seconds > 0) {
-            m.recorder().Record(*pod, kubelet, "Warning", "BackOff",
-                                fmt::format("Back-off restarting failed container {} in pod {}",
-                                            cname, pod_ref),
-                                field);
-          }
-        }
+        terminate(step.code, step.code == 0 ? "Completed" : "Error");
       }
+    }
+    // Memory past the limit: the kernel's OOM killer ends it.
+    if (run.state == Run::State::kRunning && steady_now >= run.oom_at) {
+      std::string process = cname;
+      std::vector<std::string> cmd = Strings(AtPath(c, ".command"));
+      if (!cmd.empty() && cmd[0] != "sh" && cmd[0] != "/bin/sh") {
+        process = cmd[0].substr(cmd[0].rfind('/') + 1);
+      }
+      uint32_t pid = 1000 + static_cast<uint32_t>(std::hash<std::string>{}(uid + cname) % 30000);
+      int64_t rss_kb = run.memory_limit / 1024;
+      json node_ref = {{"apiVersion", "v1"},
+                       {"kind", "Node"},
+                       {"metadata", {{"name", node}, {"uid", node}}}};
+      m.recorder().Record(
+          node_ref, {"kernel-monitor", node}, "Warning", "OOMKilling",
+          fmt::format("Memory cgroup out of memory: Kill process {0} ({1}) score {2} or sacrifice "
+                      "child\nKilled process {0} ({1}) total-vm:{3}kB, anon-rss:{4}kB, "
+                      "file-rss:{5}kB, shmem-rss:0kB",
+                      pid, process, 1000 + pid % 999, rss_kb + 24576, rss_kb - rss_kb / 20,
+                      rss_kb / 20));
+      terminate(137, "OOMKilled");
+    }
+    // Probes that are due.
+    auto probe = [&](const json& spec, Probe& state, const char* what) {
+      if (run.state != Run::State::kRunning || !spec.is_object() || steady_now < state.next) {
+        return;
+      }
+      std::string failure = RunProbe(spec, c, run, pod_ip, steady_now, factor);
+      state.next = steady_now + sim_to_real(std::max(1, IntField(spec, "periodSeconds", 10)));
+      if (failure.empty()) {
+        state.failures = 0;
+        if (++state.successes >= std::max(1, IntField(spec, "successThreshold", 1))) state.ok = true;
+        return;
+      }
+      state.successes = 0;
+      ++state.failures;
+      m.recorder().Record(*pod, kubelet, "Warning", "Unhealthy",
+                          fmt::format("{} probe failed: {}", what, failure), field);
+      if (state.failures >= std::max(1, IntField(spec, "failureThreshold", 3))) state.ok = false;
+    };
+    probe(readiness_probe, run.readiness, "Readiness");
+    probe(liveness_probe, run.liveness, "Liveness");
+    if (run.state == Run::State::kRunning && !run.liveness.ok) {
+      m.recorder().Record(*pod, kubelet, "Normal", "Killing",
+                          fmt::format("Container {} failed liveness probe, will be restarted",
+                                      cname),
+                          field);
+      terminate(137, "Error");
     }
     if (run.state == Run::State::kCrashBackoff && steady_now >= run.wake) {
       run.last_terminated = run.terminated;
@@ -227,10 +476,14 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
       // Run what it does at once (its first lines, or a quick exit).
       while (run.state == Run::State::kRunning && run.pc < run.steps.size() &&
              run.steps[run.pc].kind == ProgramStep::Kind::kOutput) {
-        m.logs().Append(ns, name, cname, run.steps[run.pc++].text, run.restarts);
+        m.logs().Append(ns, name, cname, run.steps[run.pc++].text, run.restarts, uid);
       }
+      next_wake = steady_now;  // the restarted instance's probes, logs and OOM
     }
     if (run.state != Run::State::kTerminated) next_wake = std::min(next_wake, run.wake);
+    if (run.state == Run::State::kRunning) {
+      next_wake = std::min({next_wake, run.oom_at, run.readiness.next, run.liveness.next});
+    }
 
     // The container's status.
     json st = {{"name", cname},
@@ -238,7 +491,8 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
                {"imageID", ""},
                {"restartCount", run.restarts}};
     const bool running = run.state == Run::State::kRunning;
-    st["ready"] = running;
+    const bool ready = running && (!readiness_probe.is_object() || run.readiness.ok);
+    st["ready"] = ready;
     st["started"] = running;
     if (run.state != Run::State::kPullBackoff) {
       st["imageID"] = fmt::format("docker.io/library/{}@sha256:{:064x}", image,
@@ -260,6 +514,14 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
         st["state"] = {{"terminated", run.terminated}};
         break;
       case Run::State::kCrashBackoff: {
+        if (steady_now < run.show_terminated_until) {
+          st["state"] = {{"terminated", run.terminated}};
+          if (run.last_terminated.is_object()) {
+            st["lastState"] = {{"terminated", run.last_terminated}};
+          }
+          next_wake = std::min(next_wake, run.show_terminated_until);
+          break;
+        }
         int64_t seconds = std::min<int64_t>(300, int64_t{10} << std::min(run.crashes - 1, 5));
         st["state"] = {
             {"waiting",
@@ -273,7 +535,7 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
     if (run.state != Run::State::kCrashBackoff && run.last_terminated.is_object()) {
       st["lastState"] = {{"terminated", run.last_terminated}};
     }
-    all_ready &= running;
+    all_ready &= ready;
     const bool done = run.state == Run::State::kTerminated;
     all_done &= done;
     all_succeeded &= done && run.terminated.value("exitCode", 1) == 0;
@@ -290,10 +552,8 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
   status["hostIPs"] = {{{"ip", "192.168.49.2"}}};
   if (!status.contains("startTime")) status["startTime"] = now;
   if (!status.contains("podIP")) {
-    uint32_t n = next_pod_ip++;
-    std::string ip = fmt::format("10.244.{}.{}", (n >> 8) & 0xff, n & 0xff);
-    status["podIP"] = ip;
-    status["podIPs"] = {{{"ip", ip}}};
+    status["podIP"] = pod_ip;
+    status["podIPs"] = {{{"ip", pod_ip}}};
   }
   status["containerStatuses"] = statuses;
   // Conditions keep their transition time while their status holds.

@@ -123,6 +123,24 @@ void ApplyDefaults(const ResourceType& type, json& obj) {
                {"rollingUpdate", {{"maxUnavailable", "25%"}, {"maxSurge", "25%"}}}});
       Default(spec, "revisionHistoryLimit", 10);
       Default(spec, "progressDeadlineSeconds", 600);
+    } else if (p == "statefulsets") {
+      Default(spec, "updateStrategy",
+              {{"type", "RollingUpdate"}, {"rollingUpdate", {{"partition", 0}}}});
+      Default(spec, "podManagementPolicy", "OrderedReady");
+      Default(spec, "revisionHistoryLimit", 10);
+      Default(spec, "persistentVolumeClaimRetentionPolicy",
+              {{"whenDeleted", "Retain"}, {"whenScaled", "Retain"}});
+    } else if (p == "daemonsets") {
+      Default(spec, "updateStrategy",
+              {{"type", "RollingUpdate"},
+               {"rollingUpdate", {{"maxUnavailable", 1}, {"maxSurge", 0}}}});
+      Default(spec, "revisionHistoryLimit", 10);
+    } else if (p == "jobs") {
+      Default(spec, "parallelism", 1);
+      Default(spec, "completions", 1);
+      Default(spec, "backoffLimit", 6);
+      Default(spec, "completionMode", "NonIndexed");
+      Default(spec, "suspend", false);
     }
     if (spec.contains("template") && spec["template"].is_object()) {
       DefaultContainers(Obj(spec["template"], "spec"));
@@ -236,6 +254,41 @@ absl::StatusOr<ContinueToken> DecodeContinue(std::string_view token) {
     return bad();
   }
   return ContinueToken{j["rv"].get<uint64_t>(), j["start"].get<std::string>()};
+}
+
+bool ControlledBy(const json& obj, const std::string& uid) {
+  json refs = AtPath(obj, ".metadata.ownerReferences");
+  if (!refs.is_array()) return false;
+  for (const json& r : refs) {
+    if (Str(r, "uid") == uid && AtPath(r, ".controller") == json(true)) return true;
+  }
+  return false;
+}
+
+bool PodReady(const json& pod) {
+  json conds = AtPath(pod, ".status.conditions");
+  if (!conds.is_array()) return false;
+  for (const json& c : conds) {
+    if (Str(c, "type") == "Ready") return Str(c, "status") == "True";
+  }
+  return false;
+}
+
+json PodFromTemplate(const json& owner, const json& tmpl, const std::string& name, bool generate) {
+  json meta = {{"namespace", Str(owner, "metadata", "namespace")},
+               {"ownerReferences",
+                {{{"apiVersion", Str(owner, "apiVersion")},
+                  {"kind", Str(owner, "kind")},
+                  {"name", Str(owner, "metadata", "name")},
+                  {"uid", Str(owner, "metadata", "uid")},
+                  {"controller", true},
+                  {"blockOwnerDeletion", true}}}}};
+  meta[generate ? "generateName" : "name"] = name;
+  json labels = AtPath(tmpl, ".metadata.labels");
+  if (labels.is_object()) meta["labels"] = labels;
+  json annotations = AtPath(tmpl, ".metadata.annotations");
+  if (annotations.is_object()) meta["annotations"] = annotations;
+  return {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", meta}, {"spec", AtPath(tmpl, ".spec")}};
 }
 
 }  // namespace kobs::sim

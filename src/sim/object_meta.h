@@ -35,6 +35,15 @@ nlohmann::json& ChildObject(nlohmann::json& parent, const char* key);
 // absent.
 nlohmann::json AtPath(const nlohmann::json& obj, std::string_view path);
 
+// Whether `obj` has a controller ownerReference to `uid`.
+bool ControlledBy(const nlohmann::json& obj, const std::string& uid);
+// Whether a pod's Ready condition is True.
+bool PodReady(const nlohmann::json& pod);
+// A pod made from a workload's template, owned (as controller) by `owner`. `name` is the
+// pod's name, or with `generate` its generateName prefix.
+nlohmann::json PodFromTemplate(const nlohmann::json& owner, const nlohmann::json& tmpl,
+                               const std::string& name, bool generate);
+
 std::vector<std::string> Finalizers(const nlohmann::json& obj);
 // Whether an object marked for deletion still waits for someone: metadata.finalizers, and for
 // namespaces also spec.finalizers (the namespace controller's "kubernetes").

@@ -14,24 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-bool OwnedBy(const json& obj, const std::string& uid) {
-  json refs = AtPath(obj, ".metadata.ownerReferences");
-  if (!refs.is_array()) return false;
-  for (const json& r : refs) {
-    if (Str(r, "uid") == uid && AtPath(r, ".controller") == json(true)) return true;
-  }
-  return false;
-}
-
-bool PodReady(const json& pod) {
-  json conds = AtPath(pod, ".status.conditions");
-  if (!conds.is_array()) return false;
-  for (const json& c : conds) {
-    if (Str(c, "type") == "Ready") return Str(c, "status") == "True";
-  }
-  return false;
-}
-
 int64_t Replicas(const json& obj) {
   json r = AtPath(obj, ".spec.replicas");
   return r.is_number_integer() ? r.get<int64_t>() : 1;
@@ -50,7 +32,7 @@ void ReconcileReplicaSet(ControllerManager& m, const std::string& ns, const std:
   if (!pods.ok()) return;
   std::vector<json> owned;
   for (json& p : pods->items) {
-    if (OwnedBy(p, uid) && Str(p, "metadata", "deletionTimestamp").empty()) {
+    if (ControlledBy(p, uid) && Str(p, "metadata", "deletionTimestamp").empty()) {
       owned.push_back(std::move(p));
     }
   }
@@ -60,23 +42,7 @@ void ReconcileReplicaSet(ControllerManager& m, const std::string& ns, const std:
   if (have < want) {
     json tmpl = AtPath(*rs, ".spec.template");
     for (int64_t i = have; i < want; ++i) {
-      json pod = {{"apiVersion", "v1"},
-                  {"kind", "Pod"},
-                  {"metadata",
-                   {{"generateName", name + "-"},
-                    {"namespace", ns},
-                    {"labels", AtPath(tmpl, ".metadata.labels")},
-                    {"ownerReferences",
-                     {{{"apiVersion", "apps/v1"},
-                       {"kind", "ReplicaSet"},
-                       {"name", name},
-                       {"uid", uid},
-                       {"controller", true},
-                       {"blockOwnerDeletion", true}}}}}},
-                  {"spec", AtPath(tmpl, ".spec")}};
-      json annotations = AtPath(tmpl, ".metadata.annotations");
-      if (annotations.is_object()) pod["metadata"]["annotations"] = annotations;
-      if (pod["metadata"]["labels"].is_null()) pod["metadata"].erase("labels");
+      json pod = PodFromTemplate(*rs, tmpl, name + "-", /*generate=*/true);
       absl::StatusOr<json> made = api.Create(*pod_type, ns, std::move(pod));
       if (!made.ok()) {
         m.recorder().Record(*rs, source, "Warning", "FailedCreate",

@@ -19,6 +19,7 @@
 #include "sim/garbage_collector.h"
 #include "sim/http_api.h"
 #include "sim/object_meta.h"
+#include "sim/node_status.h"
 #include "sim/pod_logs.h"
 
 namespace kobs::sim {
@@ -83,6 +84,7 @@ struct SimServer::Impl {
   std::unique_ptr<ObjectStore> store;
   std::unique_ptr<ResourceRegistry> registry;
   std::unique_ptr<Api> api;
+  std::string log_dir;
   std::unique_ptr<PodLogs> logs;
   std::unique_ptr<HttpApi> http_api;
   std::unique_ptr<GarbageCollector> gc;
@@ -159,10 +161,22 @@ absl::StatusOr<std::unique_ptr<SimServer>> SimServer::Create(SimOptions options,
   impl->registry = std::make_unique<ResourceRegistry>();
   impl->api = std::make_unique<Api>(*impl->store, *impl->registry);
   impl->api->RestoreCustomTypes();
-  impl->logs = std::make_unique<PodLogs>();
+  if (options.log_dir.empty()) {
+    impl->log_dir = options.persist ? (dir / "pods").string() : "";
+  } else if (options.log_dir != "-") {
+    impl->log_dir = options.log_dir;
+  }
+  impl->logs = std::make_unique<PodLogs>(PodLogsOptions{.dir = impl->log_dir});
+  Impl* raw = impl.get();
   impl->http_api = std::make_unique<HttpApi>(
       *impl->api, *impl->logs,
-      HttpApiOptions{.token = impl->token, .bookmark_interval = options.bookmark_interval},
+      HttpApiOptions{.token = impl->token,
+                     .bookmark_interval = options.bookmark_interval,
+                     .node_proxy = [raw](const std::string& node,
+                                         const std::string& path) -> std::optional<json> {
+                       if (raw->controllers == nullptr) return std::nullopt;
+                       return NodeProxy(*raw->controllers, node, path);
+                     }},
       metrics);
   impl->gc = std::make_unique<GarbageCollector>(*impl->api, *impl->logs);
   if (options.time_factor <= 0) {
@@ -172,7 +186,10 @@ absl::StatusOr<std::unique_ptr<SimServer>> SimServer::Create(SimOptions options,
   if (options.controllers) {
     impl->controllers = std::make_unique<ControllerManager>(
         *impl->api, *impl->logs,
-        ControllerOptions{.node_name = options.node_name, .time_factor = options.time_factor});
+        ControllerOptions{.node_name = options.node_name,
+                          .node = {.memory_bytes = options.node_memory,
+                                   .log_dir = impl->log_dir.empty() ? dir.string() : impl->log_dir},
+                          .time_factor = options.time_factor});
   }
   // The namespaces every cluster starts with.
   auto ns_type = impl->registry->Find("", "v1", "namespaces");
@@ -237,5 +254,6 @@ std::string SimServer::server_url() const { return impl_->Url(); }
 const std::string& SimServer::ca_pem() const { return impl_->ca.cert_pem; }
 Api& SimServer::api() { return *impl_->api; }
 PodLogs& SimServer::logs() { return *impl_->logs; }
+const std::string& SimServer::log_dir() const { return impl_->log_dir; }
 
 }  // namespace kobs::sim

@@ -38,8 +38,13 @@ struct SimOptions {
   // change only when clients change them).
   bool controllers = true;
   std::string node_name = "sim-node-1";
-  // Time acceleration for simulated durations (back-offs, pulls): 10 runs them 10x faster.
+  // Time acceleration for simulated durations (back-offs, pulls, probes, log rates, memory
+  // growth): 10 runs them 10x faster.
   double time_factor = 1.0;
+  // Where the kubelet writes container logs in CRI format ("" = <dir>/pods; "-" = nowhere).
+  std::string log_dir;
+  // The simulated node's memory (bytes); MemoryPressure follows the containers' profiles.
+  int64_t node_memory = int64_t{8} << 30;
 };
 
 class SimServer {
@@ -60,6 +65,8 @@ class SimServer {
 
   Api& api();
   PodLogs& logs();
+  // Where container log files go ("" when not written).
+  const std::string& log_dir() const;
 
  private:
   struct Impl;
