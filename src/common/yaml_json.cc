@@ -99,15 +99,36 @@ absl::StatusOr<json> Convert(const YAML::Node& node, int depth, int64_t* budget)
 }  // namespace
 
 absl::StatusOr<std::vector<json>> YamlDocumentsToJson(std::string_view text) {
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(fmt::format("yaml: line {}, column {}: {}", e.mark.line + 1,
-                                                  e.mark.column + 1, e.msg));
+  // Documents are split here, on "---" lines (spaces or a comment may follow), as
+  // Kubernetes' YAML reader splits them; each is then parsed alone. yaml-cpp 0.7's LoadAll
+  // loops forever, allocating, on some malformed streams (a lone ",": jbeder/yaml-cpp#1040),
+  // which a single-document Load does not.
+  std::vector<std::pair<int, std::string>> chunks(1, {0, ""});
+  int line_no = 0;
+  for (size_t pos = 0; pos < text.size(); ++line_no) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == std::string_view::npos ? nl : nl - pos + 1);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    if (line.substr(0, 3) == "---") {
+      std::string_view rest = line.substr(3);
+      size_t first = rest.find_first_not_of(" \t\r\n");
+      if (first == std::string_view::npos || rest[first] == '#') {
+        chunks.push_back({line_no + 1, ""});
+        continue;
+      }
+    }
+    chunks.back().second.append(line);
   }
   std::vector<json> out;
-  for (const YAML::Node& doc : docs) {
+  for (const auto& [first_line, chunk] : chunks) {
+    YAML::Node doc;
+    try {
+      doc = YAML::Load(chunk);
+    } catch (const YAML::Exception& e) {
+      return absl::InvalidArgumentError(fmt::format("yaml: line {}, column {}: {}",
+                                                    first_line + e.mark.line + 1,
+                                                    e.mark.column + 1, e.msg));
+    }
     if (doc.IsNull() || !doc.IsDefined()) continue;
     int64_t budget = kMaxNodes;
     absl::StatusOr<json> j = Convert(doc, 0, &budget);

@@ -41,7 +41,19 @@ TEST(YamlJsonTest, JsonIsYamlAndDocumentsSplit) {
 TEST(YamlJsonTest, SyntaxErrorsNameTheLine) {
   auto bad = YamlToJson("a: 1\nb: [unclosed\n");
   EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("line"));
+  EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("line 3"));  // yaml-cpp marks where the flow should have ended
+  // Lines count across documents.
+  auto later = YamlDocumentsToJson("a: 1\n---\nb: 2\nc: [unclosed\n");
+  EXPECT_THAT(std::string(later.status().message()), ::testing::HasSubstr("line 5"));
+}
+
+TEST(YamlJsonTest, StreamsThatHangYamlCppsLoadAllEnd) {
+  // jbeder/yaml-cpp#1040: LoadAll on a lone "," loops forever, allocating (found by fuzzing).
+  for (const char* text : {",", "a: 1\n---\n,\n", "- !+(.,.)", "[:", "{:"}) {
+    (void)YamlDocumentsToJson(text);
+  }
+  ASSERT_OK_AND_ASSIGN(auto docs, YamlDocumentsToJson("--- # first\na: 1\n---\t\nb: 2\n"));
+  EXPECT_EQ(docs.size(), 2u);
 }
 
 TEST(YamlJsonTest, AliasBombsAreRefused) {
