@@ -14,6 +14,7 @@
 #include "cli/serve.h"
 #include "cli/sim.h"
 #include "sim/container_profile.h"
+#include "sim/scenario.h"
 #include "absl/strings/numbers.h"
 #include "common/absl_compat.h"
 #include "common/log.h"
@@ -210,6 +211,11 @@ int main(int argc, char** argv) {
   sim_cmd->add_option("--node-memory", node_memory,
                       "The simulated node's memory (a Kubernetes quantity)")
       ->capture_default_str();
+  sim_cmd->add_option("--scenario", sim_options.scenarios,
+                      "Play a scenario: a built-in name or a YAML file (repeatable; "
+                      "--list-scenarios shows the built-in ones)");
+  bool list_scenarios = false;
+  sim_cmd->add_flag("--list-scenarios", list_scenarios, "List the built-in scenarios and exit");
   int64_t bookmark_ms = 60000;
   sim_cmd->add_option("--bookmark-interval-ms", bookmark_ms,
                       "Watch bookmarks after this long without events")
@@ -223,6 +229,12 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
+  if (sim_cmd->parsed() && list_scenarios) {
+    for (const auto& [name, description] : kobs::sim::BuiltinScenarios()) {
+      std::printf("%-24s %s\n", name.c_str(), description.c_str());
+    }
+    return 0;
+  }
   if (sim_cmd->parsed()) {
     kobs::InitLogging("info", kobs::LogFormat::kText);
     size_t colon = sim_listen.rfind(':');

@@ -187,10 +187,12 @@ absl::StatusOr<std::map<std::string, ContainerProfile>> ParseProfiles(const json
     if (!spec.is_object()) return FieldError(name, "", "want a map of profile fields");
     ContainerProfile p;
     for (const auto& [field, v] : spec.items()) {
-      if (field == "memory" || field == "memoryGrowth") {
+      if (field == "memory" || field == "memoryGrowth" || field == "memoryPeak") {
         absl::StatusOr<int64_t> q = QuantityField(v, name, field.c_str());
         if (!q.ok()) return q.status();
-        (field == "memory" ? p.memory_bytes : p.memory_growth_per_second) = *q / 1000;
+        (field == "memory"         ? p.memory_bytes
+         : field == "memoryGrowth" ? p.memory_growth_per_second
+                                   : p.memory_peak) = *q / 1000;
       } else if (field == "cpu") {
         absl::StatusOr<int64_t> q = QuantityField(v, name, "cpu");
         if (!q.ok()) return q.status();
@@ -219,8 +221,8 @@ absl::StatusOr<std::map<std::string, ContainerProfile>> ParseProfiles(const json
         p.healthy_for = *d;
       } else {
         return FieldError(name, field.c_str(),
-                          "unknown field (known: memory, memoryGrowth, cpu, logs, lines, "
-                          "logRate, healthyFor)");
+                          "unknown field (known: memory, memoryGrowth, memoryPeak, cpu, logs, "
+                          "lines, logRate, healthyFor)");
       }
     }
     if ((!p.logs.empty() || !p.lines.empty()) && !spec.contains("logRate")) p.log_rate = 1;

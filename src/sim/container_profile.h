@@ -9,6 +9,7 @@
 //         app:
 //           memory: 64Mi          # working set when the container starts (default 8Mi)
 //           memoryGrowth: 10Mi    # added per simulated second; past limits.memory: OOMKilled
+//           memoryPeak: 160Mi     # where the growth stops (default: no end)
 //           cpu: 250m             # CPU in use (default 2m)
 //           logs: web             # generator: web | json | java | ansi | plain
 //           lines: ["a", "b"]     # or: these lines, in turn (instead of a generator)
@@ -38,6 +39,7 @@ inline constexpr std::string_view kProfileAnnotation = "sim.kobs.dev/profile";
 struct ContainerProfile {
   int64_t memory_bytes = 8 << 20;
   int64_t memory_growth_per_second = 0;
+  int64_t memory_peak = 0;  // 0: grows without end
   int64_t cpu_millicores = 2;
   std::string logs;                // generator name, "" for none
   std::vector<std::string> lines;  // cycled instead of a generator

@@ -180,6 +180,10 @@ int64_t MemoryNow(const Run& run, Steady::time_point now, double time_factor) {
   double age = std::chrono::duration<double>(now - run.started).count() * time_factor;
   double bytes = static_cast<double>(run.profile.memory_bytes) +
                  static_cast<double>(run.profile.memory_growth_per_second) * age;
+  if (run.profile.memory_peak > 0 && run.profile.memory_growth_per_second > 0) {
+    bytes = std::min(bytes, std::max(static_cast<double>(run.profile.memory_peak),
+                                      static_cast<double>(run.profile.memory_bytes)));
+  }
   if (run.memory_limit > 0) bytes = std::min(bytes, static_cast<double>(run.memory_limit));
   return static_cast<int64_t>(bytes);
 }
@@ -319,7 +323,8 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
       run.oom_at = Steady::time_point::max();
       if (run.memory_limit > 0 && run.profile.memory_bytes >= run.memory_limit) {
         run.oom_at = steady_now + sim_to_real(0.5);  // dies as it allocates
-      } else if (run.memory_limit > 0 && run.profile.memory_growth_per_second > 0) {
+      } else if (run.memory_limit > 0 && run.profile.memory_growth_per_second > 0 &&
+                 (run.profile.memory_peak == 0 || run.profile.memory_peak >= run.memory_limit)) {
         run.oom_at = steady_now + sim_to_real(
                                       static_cast<double>(run.memory_limit - run.profile.memory_bytes) /
                                       static_cast<double>(run.profile.memory_growth_per_second));
@@ -354,7 +359,12 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
       ++run.crashes;
       run.state = Run::State::kCrashBackoff;
       run.wake = steady_now + m.Scaled(std::chrono::seconds(std::max<int64_t>(seconds, 1)));
-      run.show_terminated_until = steady_now + m.Scaled(std::chrono::seconds(1));
+      // The window is real time (at most 1 s, half the back-off), so that kubectl sees the
+      // termination even when time runs faster.
+      run.show_terminated_until =
+          steady_now + std::min<std::chrono::milliseconds>(
+                           std::chrono::seconds(1),
+                           m.Scaled(std::chrono::seconds(std::max<int64_t>(seconds, 1))) / 2);
       if (seconds > 0) {
         m.recorder().Record(*pod, kubelet, "Warning", "BackOff",
                             fmt::format("Back-off restarting failed container {} in pod {}",

@@ -21,6 +21,7 @@
 #include "sim/object_meta.h"
 #include "sim/node_status.h"
 #include "sim/pod_logs.h"
+#include "sim/scenario.h"
 
 namespace kobs::sim {
 namespace {
@@ -86,6 +87,8 @@ struct SimServer::Impl {
   std::unique_ptr<Api> api;
   std::string log_dir;
   std::unique_ptr<PodLogs> logs;
+  std::vector<Scenario> scenarios;  // until Start
+  std::unique_ptr<ScenarioRunner> runner;
   std::unique_ptr<HttpApi> http_api;
   std::unique_ptr<GarbageCollector> gc;
   std::unique_ptr<ControllerManager> controllers;
@@ -191,6 +194,11 @@ absl::StatusOr<std::unique_ptr<SimServer>> SimServer::Create(SimOptions options,
                                    .log_dir = impl->log_dir.empty() ? dir.string() : impl->log_dir},
                           .time_factor = options.time_factor});
   }
+  for (const std::string& name : options.scenarios) {
+    KOBS_ASSIGN_OR_RETURN(Scenario sc, LoadScenario(name));
+    impl->scenarios.push_back(std::move(sc));
+  }
+  impl->runner = std::make_unique<ScenarioRunner>(*impl->api, options.time_factor, metrics);
   // The namespaces every cluster starts with.
   auto ns_type = impl->registry->Find("", "v1", "namespaces");
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
@@ -233,6 +241,7 @@ absl::Status SimServer::Start() {
   KOBS_RETURN_IF_ERROR(impl_->server->Start());
   impl_->gc->Start();
   if (impl_->controllers) impl_->controllers->Start();
+  if (!impl_->scenarios.empty()) impl_->runner->Start(std::move(impl_->scenarios));
   impl_->started = true;
   return absl::OkStatus();
 }
@@ -241,6 +250,7 @@ void SimServer::Stop() {
   if (impl_ == nullptr || !impl_->started) return;
   impl_->started = false;
   impl_->http_api->Stop();
+  impl_->runner->Stop();
   impl_->gc->Stop();
   if (impl_->controllers) impl_->controllers->Stop();
   impl_->server->Stop(std::chrono::seconds(2));
@@ -255,5 +265,6 @@ const std::string& SimServer::ca_pem() const { return impl_->ca.cert_pem; }
 Api& SimServer::api() { return *impl_->api; }
 PodLogs& SimServer::logs() { return *impl_->logs; }
 const std::string& SimServer::log_dir() const { return impl_->log_dir; }
+ScenarioRunner& SimServer::scenarios() { return *impl_->runner; }
 
 }  // namespace kobs::sim

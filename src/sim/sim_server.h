@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -18,6 +19,7 @@ namespace kobs::sim {
 
 class Api;
 class PodLogs;
+class ScenarioRunner;
 
 struct SimOptions {
   std::string host = "127.0.0.1";
@@ -45,6 +47,9 @@ struct SimOptions {
   std::string log_dir;
   // The simulated node's memory (bytes); MemoryPressure follows the containers' profiles.
   int64_t node_memory = int64_t{8} << 30;
+  // Scenarios to play from the start (built-in names or files; scenario.h). They run at
+  // every start: applies are idempotent, Helm steps add revisions.
+  std::vector<std::string> scenarios;
 };
 
 class SimServer {
@@ -67,6 +72,8 @@ class SimServer {
   PodLogs& logs();
   // Where container log files go ("" when not written).
   const std::string& log_dir() const;
+  // Plays scenarios (those of the options from Start; more through RunStep).
+  ScenarioRunner& scenarios();
 
  private:
   struct Impl;

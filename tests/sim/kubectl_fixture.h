@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -45,7 +46,8 @@ class KubectlTest : public ::testing::Test {
          .bookmark_interval = std::chrono::milliseconds(500),
          .controllers = controllers_,
          .time_factor = 20,
-         .node_memory = node_memory_},
+         .node_memory = node_memory_,
+         .scenarios = scenarios_},
         metrics_);
     ASSERT_THAT(server, ::kobs::testing::IsOk());
     server_ = *std::move(server);
@@ -92,6 +94,7 @@ class KubectlTest : public ::testing::Test {
   // The API semantics tests run on a bare API server; KubectlClusterTest turns them on.
   bool controllers_ = false;
   int64_t node_memory_ = int64_t{8} << 30;
+  std::vector<std::string> scenarios_;
 };
 
 class KubectlClusterTest : public KubectlTest {

@@ -446,8 +446,17 @@ spec:
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_THAT(out, HasSubstr("CrashLoopBackOff"));
-  json pod = Json("get pod crasher");
-  const json& st = pod["status"]["containerStatuses"][0];
+  // Between an exit and the restart the status shows the termination itself, and lastState
+  // only once the container ran again: wait for a status in back-off.
+  json pod;
+  for (int i = 0; i < 100; ++i) {
+    pod = Json("get pod crasher");
+    json& cs = pod["status"]["containerStatuses"][0];
+    if (cs.contains("lastState") && cs["state"].contains("waiting")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  json st = pod["status"]["containerStatuses"][0];
+  ASSERT_TRUE(st.contains("lastState")) << st.dump();
   EXPECT_GE(st["restartCount"].get<int>(), 1);
   EXPECT_EQ(st["lastState"]["terminated"]["exitCode"], 3);
   EXPECT_EQ(st["lastState"]["terminated"]["reason"], "Error");

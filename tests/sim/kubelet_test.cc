@@ -65,14 +65,14 @@ TEST_F(KubeletTest, MemoryPastTheLimitIsOomKilledUntilTheLimitIsRaised) {
   EXPECT_THAT(out, HasSubstr("CrashLoopBackOff"));
   json pods = Json("get pods -l app=leaky");
   ASSERT_EQ(pods["items"].size(), 1u);
-  const json& st = pods["items"][0]["status"]["containerStatuses"][0];
+  json st = pods["items"][0]["status"]["containerStatuses"][0];
   EXPECT_GE(st["restartCount"].get<int>(), 1);
   EXPECT_EQ(st["lastState"]["terminated"]["reason"], "OOMKilled");
   EXPECT_EQ(st["lastState"]["terminated"]["exitCode"], 137);
   // The node's kernel OOM event, as node-problem-detector reports it.
   json events = Json("get events --field-selector reason=OOMKilling");
   ASSERT_FALSE(events["items"].empty());
-  const json& e = events["items"][0];
+  json e = events["items"][0];
   EXPECT_EQ(e["involvedObject"]["kind"], "Node");
   EXPECT_EQ(e["type"], "Warning");
   EXPECT_EQ(e["source"]["component"], "kernel-monitor");
@@ -92,7 +92,7 @@ TEST_F(KubeletTest, MemoryPastTheLimitIsOomKilledUntilTheLimitIsRaised) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // 10 simulated seconds
   pods = Json("get pods -l app=leaky --field-selector status.phase=Running");
   ASSERT_EQ(pods["items"].size(), 1u) << pods.dump();
-  const json& fixed = pods["items"][0]["status"]["containerStatuses"][0];
+  json fixed = pods["items"][0]["status"]["containerStatuses"][0];
   EXPECT_EQ(fixed["restartCount"], 0);
   EXPECT_TRUE(fixed["state"].contains("running"));
 }
@@ -127,7 +127,7 @@ spec:
                          HasSubstr("Container web failed liveness probe, will be restarted")));
   json events = Json("get events --field-selector involvedObject.name=probed,reason=Unhealthy");
   bool liveness = false;
-  for (const json& e : events["items"]) {
+  for (json e : events["items"]) {
     const std::string m = e["message"].get<std::string>();
     if (m.find("Liveness probe failed: Get \"http://10.244.") != std::string::npos) {
       liveness = true;
@@ -144,8 +144,8 @@ spec:
     if (pod["status"]["containerStatuses"][0]["restartCount"].get<int>() >= 1) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  const json& web = pod["status"]["containerStatuses"][0];
-  const json& ok = pod["status"]["containerStatuses"][1];
+  json web = pod["status"]["containerStatuses"][0];
+  json ok = pod["status"]["containerStatuses"][1];
   EXPECT_GE(web["restartCount"].get<int>(), 1);
   EXPECT_FALSE(web["ready"].get<bool>());
   EXPECT_TRUE(ok["ready"].get<bool>());
@@ -201,10 +201,10 @@ spec:
   ASSERT_TRUE(summary.is_object());
   EXPECT_EQ(summary["node"]["nodeName"], "sim-node-1");
   bool found = false;
-  for (const json& p : summary["pods"]) {
+  for (json p : summary["pods"]) {
     if (p["podRef"]["name"] != "shop") continue;
     found = true;
-    const json& c = p["containers"][0];
+    json c = p["containers"][0];
     EXPECT_EQ(c["name"], "app");
     EXPECT_EQ(c["cpu"]["usageNanoCores"], 250000000);
     EXPECT_EQ(c["memory"]["workingSetBytes"], 96 << 20);

@@ -36,7 +36,7 @@ spec:
   json pods = Json("get pods -l app=db");
   ASSERT_EQ(pods["items"].size(), 3u);
   for (int i = 0; i < 3; ++i) {
-    const json& p = pods["items"][i];
+    json p = pods["items"][i];
     EXPECT_EQ(p["metadata"]["name"], "db-" + std::to_string(i));
     EXPECT_EQ(p["metadata"]["labels"]["apps.kubernetes.io/pod-index"], std::to_string(i));
     EXPECT_EQ(p["spec"]["hostname"], "db-" + std::to_string(i));
