@@ -159,6 +159,12 @@ absl::StatusOr<json> Api::PatchScale(const ResourceType& type, const std::string
   KOBS_ASSIGN_OR_RETURN(json patched,
                         ApplyPatch(scale_type, scale, patch_type, patch,
                                    {.field_manager = "kobs-scale"}));
+  // As the real server: a patch is a precondition only when it sets a resourceVersion itself;
+  // otherwise a concurrent write (a controller's status update) must not make it fail.
+  if (patched.contains("metadata") && patched["metadata"].is_object() &&
+      Str(patched, "metadata", "resourceVersion") == Str(scale, "metadata", "resourceVersion")) {
+    patched["metadata"].erase("resourceVersion");
+  }
   return UpdateScale(type, ns, name, std::move(patched));
 }
 
