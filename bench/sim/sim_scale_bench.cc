@@ -14,6 +14,7 @@
 // It prints the delivered rate, its ratio to the offered load, and the child's peak RSS.
 //
 //   build/bench/sim/sim_scale_bench [--pods 1000] [--deployments 20] [--period 2] [--seconds 30]
+#include <malloc.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,6 +70,7 @@ double CpuSeconds(pid_t pid) {
 }
 
 [[noreturn]] void Child(const std::string& dir, int pipe_fd) {
+  mallopt(M_ARENA_MAX, 2);  // as `kobs sim` does (src/cli/sim.cc)
   kobs::MetricsRegistry metrics;
   auto server = kobs::sim::SimServer::Create({.port = 0, .dir = dir, .max_requests = 64}, metrics);
   if (!server.ok() || !(*server)->Start().ok()) _exit(2);
@@ -135,26 +137,23 @@ int main(int argc, char** argv) {
     int replicas = std::min(per, pods - d * per);
     if (replicas <= 0) break;
     std::string name = "app-" + std::to_string(d);
-    json deployment = {
-        {"apiVersion", "apps/v1"},
-        {"kind", "Deployment"},
-        {"metadata", {{"name", name}, {"namespace", "scale"}}},
-        {"spec",
-         {{"replicas", replicas},
-          {"selector", {{"matchLabels", {{"app", name}}}}},
-          {"template",
-           {{"metadata",
-             {{"labels", {{"app", name}}},
-              {"annotations",
-               {{"sim.kobs.dev/profile", "app: {logs: web, logRate: 0.2, memory: 20Mi}"}}}}},
-            {"spec",
-             {{"containers",
-               {{{"name", "app"},
-                 {"image", "nginx:1.27"},
-                 {"readinessProbe",
-                  {{"exec", {{"command", {"sh", "-c", "echo 'warming up'; exit 1"}}}},
-                   {"periodSeconds", period},
-                   {"failureThreshold", 1}}}}}}}}}}}}}};
+    json probe = {{"exec", {{"command", {"sh", "-c", "echo 'warming up'; exit 1"}}}},
+                  {"periodSeconds", period},
+                  {"failureThreshold", 1}};
+    json container = {{"name", "app"}, {"image", "nginx:1.27"}, {"readinessProbe", probe}};
+    json pod_template = {
+        {"metadata",
+         {{"labels", {{"app", name}}},
+          {"annotations",
+           {{"sim.kobs.dev/profile", "app: {logs: web, logRate: 0.2, memory: 20Mi}"}}}}},
+        {"spec", {{"containers", json::array({container})}}}};
+    json deployment = {{"apiVersion", "apps/v1"},
+                       {"kind", "Deployment"},
+                       {"metadata", {{"name", name}, {"namespace", "scale"}}},
+                       {"spec",
+                        {{"replicas", replicas},
+                         {"selector", {{"matchLabels", {{"app", name}}}}},
+                         {"template", pod_template}}}};
     if (!(*client)->Create(*deploy_type, "scale", deployment).ok()) {
       std::fprintf(stderr, "creating %s failed\n", name.c_str());
       cleanup();

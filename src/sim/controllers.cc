@@ -126,7 +126,11 @@ void ControllerManager::OnChange(const Change& c) {
     for (auto [owner_kind, kind] :
          {std::pair{"ReplicaSet", Kind::kReplicaSet}, std::pair{"StatefulSet", Kind::kStatefulSet},
           std::pair{"DaemonSet", Kind::kDaemonSet}, std::pair{"Job", Kind::kJob}}) {
-      if (std::string o = owner(c.object, owner_kind); !o.empty()) Enqueue(kind, c.ns, o);
+      // Coalesced: a burst of pod changes (a rollout, 1,000 pods starting) reconciles each
+      // owner a few times, not once per change.
+      if (std::string o = owner(c.object, owner_kind); !o.empty()) {
+        Enqueue(kind, c.ns, o, std::chrono::milliseconds(100));
+      }
     }
   }
 }

@@ -39,7 +39,9 @@ struct NodeCapacity {
 struct ControllerOptions {
   std::string node_name = "sim-node-1";
   NodeCapacity node;
-  std::chrono::milliseconds resync{std::chrono::seconds(5)};
+  // Every object is reconciled again this often (the kubelet and controllers also requeue
+  // themselves when they wait for something).
+  std::chrono::milliseconds resync{std::chrono::seconds(30)};
   // Time acceleration: simulated durations (image pulls, back-offs) are divided by this.
   double time_factor = 1.0;
 };
