@@ -214,6 +214,9 @@ int main(int argc, char** argv) {
   sim_cmd->add_option("--scenario", sim_options.scenarios,
                       "Play a scenario: a built-in name or a YAML file (repeatable; "
                       "--list-scenarios shows the built-in ones)");
+  sim_cmd->add_option("--missing-image", sim_options.missing_images,
+                      "An image that fails to pull: a reference, or a repository for all its "
+                      "tags (repeatable; tags containing \"nonexistent\" always fail)");
   bool list_scenarios = false;
   sim_cmd->add_flag("--list-scenarios", list_scenarios, "List the built-in scenarios and exit");
   int64_t bookmark_ms = 60000;

@@ -44,6 +44,9 @@ struct ControllerOptions {
   std::chrono::milliseconds resync{std::chrono::seconds(30)};
   // Time acceleration: simulated durations (image pulls, back-offs) are divided by this.
   double time_factor = 1.0;
+  // Images that fail to pull (ErrImagePull): a reference, or a repository for all its tags.
+  // Tags containing "nonexistent" always fail.
+  std::vector<std::string> missing_images;
 };
 
 class ControllerManager {

@@ -76,8 +76,17 @@ void ForgetLocked(const std::string& uid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(runs_mu)
   Runs().erase(Runs().lower_bound({uid, ""}), Runs().lower_bound({uid + '\x01', ""}));
 }
 
-bool ImageMissing(const std::string& image) {
-  return image.find("nonexistent") != std::string::npos;
+// A tag containing "nonexistent", or an image the simulator is configured to miss: the
+// exact reference, or a repository without a tag for all of its tags.
+bool ImageMissing(const std::string& image, const std::vector<std::string>& missing) {
+  if (image.find("nonexistent") != std::string::npos) return true;
+  const size_t slash = image.rfind('/');
+  const size_t colon = image.find(':', slash == std::string::npos ? 0 : slash);
+  const std::string repository = image.substr(0, colon);
+  for (const std::string& m : missing) {
+    if (m == image || m == repository) return true;
+  }
+  return false;
 }
 
 json Cond(const char* type, bool status, const std::string& now) {
@@ -373,7 +382,7 @@ void ReconcilePod(ControllerManager& m, const std::string& ns, const std::string
       }
     };
     if (fresh) {
-      if (ImageMissing(image)) {
+      if (ImageMissing(image, m.options().missing_images)) {
         run.state = Run::State::kPullBackoff;
         run.wake = steady_now;
       } else {

@@ -192,7 +192,8 @@ absl::StatusOr<std::unique_ptr<SimServer>> SimServer::Create(SimOptions options,
         ControllerOptions{.node_name = options.node_name,
                           .node = {.memory_bytes = options.node_memory,
                                    .log_dir = impl->log_dir.empty() ? dir.string() : impl->log_dir},
-                          .time_factor = options.time_factor});
+                          .time_factor = options.time_factor,
+                          .missing_images = options.missing_images});
   }
   for (const std::string& name : options.scenarios) {
     KOBS_ASSIGN_OR_RETURN(Scenario sc, LoadScenario(name));

@@ -50,6 +50,9 @@ struct SimOptions {
   // Scenarios to play from the start (built-in names or files; scenario.h). They run at
   // every start: applies are idempotent, Helm steps add revisions.
   std::vector<std::string> scenarios;
+  // Images that fail to pull (a reference, or a repository for all of its tags); tags that
+  // contain "nonexistent" always do.
+  std::vector<std::string> missing_images;
 };
 
 class SimServer {

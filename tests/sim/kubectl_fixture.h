@@ -47,7 +47,8 @@ class KubectlTest : public ::testing::Test {
          .controllers = controllers_,
          .time_factor = 20,
          .node_memory = node_memory_,
-         .scenarios = scenarios_},
+         .scenarios = scenarios_,
+         .missing_images = missing_images_},
         metrics_);
     ASSERT_THAT(server, ::kobs::testing::IsOk());
     server_ = *std::move(server);
@@ -95,6 +96,7 @@ class KubectlTest : public ::testing::Test {
   bool controllers_ = false;
   int64_t node_memory_ = int64_t{8} << 30;
   std::vector<std::string> scenarios_;
+  std::vector<std::string> missing_images_;
 };
 
 class KubectlClusterTest : public KubectlTest {

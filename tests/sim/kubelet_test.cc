@@ -288,6 +288,35 @@ spec:
   EXPECT_EQ(status, "False");
 }
 
+class MissingImageTest : public KubeletTest {
+ protected:
+  void SetUp() override {
+    missing_images_ = {"registry.example.com/private/app"};
+    KubeletTest::SetUp();
+  }
+};
+
+TEST_F(MissingImageTest, ConfiguredImagesFailToPull) {
+  ASSERT_EQ(Kubectl("apply -f -", R"(apiVersion: v1
+kind: Pod
+metadata: {name: private}
+spec:
+  containers: [{name: app, image: "registry.example.com/private/app:1.0"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: public}
+spec:
+  containers: [{name: app, image: "registry.example.com/public/app:1.0"}]
+)").code,
+            0);
+  EXPECT_THAT(WaitFor("get pod private", "ImagePullBackOff"), HasSubstr("ImagePullBackOff"));
+  EXPECT_THAT(WaitFor("get pod public", "Running"), HasSubstr("Running"));
+  EXPECT_THAT(Kubectl("get events --field-selector involvedObject.name=private").out,
+              AllOf(HasSubstr("Failed to pull image \"registry.example.com/private/app:1.0\""),
+                    HasSubstr("Error: ErrImagePull"), HasSubstr("Back-off pulling image")));
+}
+
 TEST(ContainerProfileTest, QuantitiesDurationsAndErrors) {
   EXPECT_EQ(*ParseQuantityMilli("250m"), 250);
   EXPECT_EQ(*ParseQuantityMilli("64Mi"), (int64_t{64} << 20) * 1000);

@@ -47,6 +47,12 @@ TEST_F(ScenarioTest, CrashloopPodIsTheOriginalDemo) {
   for (const json& e : events["items"]) reasons.push_back(e["reason"]);
   EXPECT_THAT(reasons, ::testing::IsSupersetOf({"Scheduled", "Pulled", "Created", "Started",
                                                 "BackOff"}));
+  EXPECT_THAT(Kubectl("describe events").out,
+              AllOf(HasSubstr("Involved Object:"), HasSubstr("demo-crashloop"),
+                    HasSubstr("Back-off restarting failed container app")));
+  EXPECT_THAT(Kubectl("get events -o wide").out,
+              AllOf(HasSubstr("SUBOBJECT"), HasSubstr("spec.containers{app}"),
+                    HasSubstr("kubelet, sim-node-1")));
 }
 
 TEST_F(ScenarioTest, RollingUpdateRecordsNoWarning) {
