@@ -22,7 +22,12 @@ case "$cmd" in
     configure
     cmake --build build --target kobs
     mkdir -p data
-    build/src/cli/kobs sim --dir data/sim --listen "${KOBS_SIM_LISTEN:-127.0.0.1:6443}" &
+    # KOBS_SIM_SCENARIOS: space-separated scenarios to play (default: a healthy background
+    # workload; "" for none). `kobs sim --list-scenarios` lists the built-in ones.
+    scenario_args=()
+    for s in ${KOBS_SIM_SCENARIOS-background}; do scenario_args+=(--scenario "$s"); done
+    build/src/cli/kobs sim --dir data/sim --listen "${KOBS_SIM_LISTEN:-127.0.0.1:6443}" \
+      "${scenario_args[@]}" &
     sim_pid=$!
     trap 'kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null || true' EXIT
     build/src/cli/kobs serve "$@"
