@@ -205,8 +205,8 @@ int main(int argc, char** argv) {
                       "rates, memory growth)")
       ->capture_default_str();
   sim_cmd->add_option("--log-dir", sim_options.log_dir,
-                      "Where the kubelet writes CRI container logs (default <dir>/pods; - for "
-                      "nowhere)");
+                      "Where the kubelet writes CRI container logs (default <dir>/pods, none with "
+                      "--in-memory; - for nowhere)");
   std::string node_memory = "8Gi";
   sim_cmd->add_option("--node-memory", node_memory,
                       "The simulated node's memory (a Kubernetes quantity)")
