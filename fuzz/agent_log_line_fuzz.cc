@@ -1,0 +1,35 @@
+// Fuzzes the node agent's reading of container log files: each input line through the CRI and
+// Docker parsers, partial-line assembly (bounded), multi-line recombination (bounded) and ANSI
+// stripping. Properties: an assembled line never exceeds the bound; a recombined entry never
+// holds more lines than the bound; stripping leaves no ESC byte.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "agent/log_line.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  kobs::agent::LineAssembler assembler(64);
+  kobs::agent::Recombiner recombiner(4, 256);
+  auto recombine = [&](const kobs::agent::LineAssembler::Line& line) {
+    if (line.text.size() > 64) std::abort();
+    for (const auto& e : recombiner.Add(line)) {
+      if (e.lines > 4) std::abort();
+    }
+  };
+  size_t start = 0;
+  while (start <= input.size()) {
+    size_t nl = input.find('\n', start);
+    std::string_view line = input.substr(start, nl == std::string_view::npos ? nl : nl - start);
+    if (auto parsed = kobs::agent::ParseLogLine(line); parsed.ok()) {
+      if (auto whole = assembler.Add(*std::move(parsed))) recombine(*whole);
+    }
+    if (kobs::agent::StripAnsi(line).find('\x1b') != std::string::npos) std::abort();
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  for (const auto& w : assembler.Flush()) recombine(w);
+  (void)recombiner.Flush();
+  return 0;
+}

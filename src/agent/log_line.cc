@@ -1,0 +1,270 @@
+#include "agent/log_line.h"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace kobs::agent {
+namespace {
+
+bool Digits(std::string_view s, size_t at, size_t n, int* out) {
+  if (at + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = at; i < at + n; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+absl::Status Bad(std::string_view what, std::string_view line) {
+  return absl::InvalidArgumentError(
+      fmt::format("{}: \"{}\"", what, line.substr(0, std::min<size_t>(line.size(), 80))));
+}
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// "java.lang.IllegalStateException: x", "org.foo.BarError", "Caused by: ...".
+bool JavaExceptionLine(std::string_view line) {
+  if (StartsWith(line, "Caused by: ") || StartsWith(line, "Suppressed: ")) return true;
+  size_t end = line.find_first_of(": ");
+  std::string_view name = line.substr(0, end);
+  if (name.find('.') == std::string_view::npos) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '$' || c == '_')) {
+      return false;
+    }
+  }
+  auto ends = [&](std::string_view suffix) {
+    return name.size() >= suffix.size() && name.substr(name.size() - suffix.size()) == suffix;
+  };
+  return ends("Exception") || ends("Error") || ends("Throwable");
+}
+
+bool GoroutineHeader(std::string_view line) {
+  return StartsWith(line, "goroutine ") && line.find(" [") != std::string_view::npos &&
+         !line.empty() && line.back() == ':';
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> ParseRfc3339Nanos(std::string_view t) {
+  int year, month, day, hour, minute, second;
+  if (!Digits(t, 0, 4, &year) || t.size() < 20 || t[4] != '-' || !Digits(t, 5, 2, &month) ||
+      t[7] != '-' || !Digits(t, 8, 2, &day) || (t[10] != 'T' && t[10] != 't') ||
+      !Digits(t, 11, 2, &hour) || t[13] != ':' || !Digits(t, 14, 2, &minute) || t[16] != ':' ||
+      !Digits(t, 17, 2, &second)) {
+    return Bad("not an RFC 3339 time", t);
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return Bad("RFC 3339 time out of range", t);
+  }
+  size_t i = 19;
+  int64_t nanos = 0;
+  if (i < t.size() && t[i] == '.') {
+    size_t digits = 0;
+    for (++i; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i, ++digits) {
+      if (digits < 9) nanos = nanos * 10 + (t[i] - '0');
+    }
+    if (digits == 0) return Bad("empty fraction in time", t);
+    for (size_t d = std::min<size_t>(digits, 9); d < 9; ++d) nanos *= 10;
+  }
+  int64_t offset = 0;
+  if (i < t.size() && (t[i] == 'Z' || t[i] == 'z')) {
+    ++i;
+  } else if (i + 6 == t.size() && (t[i] == '+' || t[i] == '-') && t[i + 3] == ':') {
+    int oh, om;
+    if (!Digits(t, i + 1, 2, &oh) || !Digits(t, i + 4, 2, &om)) return Bad("bad zone offset", t);
+    offset = (t[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    i += 6;
+  } else {
+    return Bad("time without a zone", t);
+  }
+  if (i != t.size()) return Bad("trailing text after the time", t);
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset;
+  return secs * 1000000000 + nanos;
+}
+
+absl::StatusOr<LogLine> ParseCriLine(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos) return Bad("CRI line without a stream", line);
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return Bad("CRI line without a tag", line);
+  LogLine out;
+  absl::StatusOr<int64_t> t = ParseRfc3339Nanos(line.substr(0, sp1));
+  if (!t.ok()) return t.status();
+  out.time_unix_nano = *t;
+  out.stream = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+  if (out.stream != "stdout" && out.stream != "stderr") return Bad("CRI line with an unknown stream", line);
+  // Tags: "P" or "F", possibly followed by more ':'-separated tags (the CRI's forward rule).
+  size_t sp3 = line.find(' ', sp2 + 1);
+  std::string_view tags = line.substr(sp2 + 1, sp3 == std::string_view::npos ? std::string_view::npos
+                                                                             : sp3 - sp2 - 1);
+  std::string_view first = tags.substr(0, tags.find(':'));
+  if (first != "P" && first != "F") return Bad("CRI line with an unknown tag", line);
+  out.partial = first == "P";
+  out.text = sp3 == std::string_view::npos ? "" : std::string(line.substr(sp3 + 1));
+  return out;
+}
+
+absl::StatusOr<LogLine> ParseDockerLine(std::string_view line) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("log") || !j["log"].is_string()) {
+    return Bad("not a Docker json-file record", line);
+  }
+  LogLine out;
+  out.text = j["log"].get<std::string>();
+  out.partial = out.text.empty() || out.text.back() != '\n';
+  if (!out.partial) out.text.pop_back();
+  auto stream = j.find("stream");
+  out.stream = stream != j.end() && stream->is_string() ? stream->get<std::string>() : "stdout";
+  if (out.stream != "stderr") out.stream = "stdout";
+  auto time = j.find("time");
+  if (time != j.end() && time->is_string()) {
+    absl::StatusOr<int64_t> t = ParseRfc3339Nanos(time->get<std::string>());
+    if (!t.ok()) return t.status();
+    out.time_unix_nano = *t;
+  }
+  return out;
+}
+
+absl::StatusOr<LogLine> ParseLogLine(std::string_view line) {
+  if (!line.empty() && line.front() == '{') return ParseDockerLine(line);
+  return ParseCriLine(line);
+}
+
+LineAssembler::Pending& LineAssembler::For(const std::string& stream) {
+  return stream == "stderr" ? stderr_ : stdout_;
+}
+
+std::optional<LineAssembler::Line> LineAssembler::Add(LogLine part) {
+  Pending& p = For(part.stream);
+  if (!p.active) {
+    p.line = Line{part.time_unix_nano, part.stream, "", false};
+    p.active = true;
+  }
+  if (!p.line.truncated) {
+    size_t room = max_bytes_ - std::min(max_bytes_, p.line.text.size());
+    if (part.text.size() > room) {
+      p.line.text.append(part.text, 0, room);
+      p.line.truncated = true;
+    } else {
+      p.line.text += part.text;
+    }
+  }
+  if (part.partial) return std::nullopt;
+  p.active = false;
+  return std::move(p.line);
+}
+
+std::vector<LineAssembler::Line> LineAssembler::Flush() {
+  std::vector<Line> out;
+  for (Pending* p : {&stdout_, &stderr_}) {
+    if (p->active) out.push_back(std::move(p->line));
+    p->active = false;
+  }
+  return out;
+}
+
+bool Recombiner::Continues(const Open& open, std::string_view line) const {
+  if (open.entry.lines >= max_lines_ || open.entry.text.size() + line.size() > max_bytes_) {
+    return false;
+  }
+  if (open.mode == Open::Mode::kGo) {
+    // Goroutine dumps are separated by blank lines; anything else after one ends the entry.
+    return !open.last_blank || line.empty() || GoroutineHeader(line);
+  }
+  if (StartsWith(line, "  ") || StartsWith(line, "\t") || StartsWith(line, "}")) return true;
+  if (open.mode == Open::Mode::kPython) {
+    // The traceback's last line ("ValueError: bad input") ends it, not indented.
+    return true;
+  }
+  if (StartsWith(line, "... ") || StartsWith(line, "\t... ")) return true;
+  return JavaExceptionLine(line);
+}
+
+std::vector<Recombiner::Entry> Recombiner::Add(const LineAssembler::Line& line) {
+  std::vector<Entry> done;
+  auto it = std::find_if(open_.begin(), open_.end(),
+                         [&](const Open& o) { return o.entry.stream == line.stream; });
+  if (it != open_.end()) {
+    if (Continues(*it, line.text)) {
+      it->entry.text += '\n';
+      it->entry.text += line.text;
+      ++it->entry.lines;
+      it->last_blank = line.text.empty();
+      // A Python traceback ends with its first unindented line after the frames.
+      if (it->mode == Open::Mode::kPython && !StartsWith(line.text, " ") &&
+          !StartsWith(line.text, "Traceback ")) {
+        done.push_back(std::move(it->entry));
+        open_.erase(it);
+      }
+      return done;
+    }
+    done.push_back(std::move(it->entry));
+    open_.erase(it);
+  }
+  Open o;
+  o.entry = Entry{line.time_unix_nano, line.stream, line.text, 1};
+  if (GoroutineHeader(line.text) || StartsWith(line.text, "panic: ")) o.mode = Open::Mode::kGo;
+  if (StartsWith(line.text, "Traceback (most recent call last):")) o.mode = Open::Mode::kPython;
+  open_.push_back(std::move(o));
+  return done;
+}
+
+std::vector<Recombiner::Entry> Recombiner::Flush() {
+  std::vector<Entry> out;
+  for (Open& o : open_) {
+    // A Go dump's trailing blank line is not part of the entry.
+    while (o.entry.text.size() > 0 && o.entry.text.back() == '\n') o.entry.text.pop_back();
+    out.push_back(std::move(o.entry));
+  }
+  open_.clear();
+  return out;
+}
+
+std::string StripAnsi(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\x1b') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 1 >= s.size()) break;
+    char kind = s[i + 1];
+    if (kind == '[') {
+      // CSI: parameters and intermediates, then a final byte in @..~.
+      size_t j = i + 2;
+      while (j < s.size() && (static_cast<unsigned char>(s[j]) < 0x40 || s[j] > 0x7e)) ++j;
+      i = j;
+    } else if (kind == ']') {
+      // OSC: up to BEL or ESC backslash.
+      size_t j = i + 2;
+      while (j < s.size() && s[j] != '\a' && !(s[j] == '\x1b' && j + 1 < s.size() && s[j + 1] == '\\')) {
+        ++j;
+      }
+      i = j < s.size() && s[j] == '\x1b' ? j + 1 : j;
+    } else {
+      // Other escapes: intermediate bytes (0x20-0x2f, as in ESC ( B), then one final byte.
+      size_t j = i + 1;
+      while (j < s.size() && s[j] >= 0x20 && s[j] <= 0x2f) ++j;
+      i = j;
+    }
+  }
+  return out;
+}
+
+}  // namespace kobs::agent
