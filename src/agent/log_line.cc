@@ -224,6 +224,11 @@ std::vector<Recombiner::Entry> Recombiner::Add(const LineAssembler::Line& line) 
   return done;
 }
 
+bool Recombiner::pending(const std::string& stream) const {
+  return std::any_of(open_.begin(), open_.end(),
+                     [&](const Open& o) { return o.entry.stream == stream; });
+}
+
 std::vector<Recombiner::Entry> Recombiner::Flush() {
   std::vector<Entry> out;
   for (Open& o : open_) {

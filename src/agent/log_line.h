@@ -86,6 +86,7 @@ class Recombiner {
   // Every pending entry (at the end of a file, or after a quiet interval).
   std::vector<Entry> Flush();
   bool pending() const { return !open_.empty(); }
+  bool pending(const std::string& stream) const;
 
  private:
   struct Open {

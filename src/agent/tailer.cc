@@ -1,0 +1,320 @@
+#include "agent/tailer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace kobs::agent {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Steady = std::chrono::steady_clock;
+
+constexpr uint64_t kHeadBytes = 256;
+
+bool ParseLogPath(const std::string& relative, ContainerRef* ref) {
+  // <ns>_<pod>_<uid>/<container>/<n>.log; namespaces and pod names have no '_', uids neither.
+  std::vector<std::string> parts;
+  std::stringstream in(relative);
+  for (std::string p; std::getline(in, p, '/');) parts.push_back(p);
+  if (parts.size() != 3) return false;
+  size_t a = parts[0].find('_'), b = parts[0].rfind('_');
+  if (a == std::string::npos || a == b) return false;
+  const std::string& file = parts[2];
+  if (file.size() < 5 || file.substr(file.size() - 4) != ".log") return false;
+  std::string number = file.substr(0, file.size() - 4);
+  if (number.empty() || number.size() > 6 ||
+      number.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  ref->ns = parts[0].substr(0, a);
+  ref->pod = parts[0].substr(a + 1, b - a - 1);
+  ref->uid = parts[0].substr(b + 1);
+  ref->container = parts[1];
+  ref->restart = std::stoi(number);
+  return !ref->ns.empty() && !ref->pod.empty() && !ref->uid.empty() && !ref->container.empty();
+}
+
+struct Tailer::File {
+  std::string path;
+  ContainerRef ref;
+  int fd = -1;
+  uint64_t ino = 0;
+  uint64_t offset = 0;  // bytes of the open file consumed into `buffer` or lines
+  std::string buffer;   // bytes after the last newline
+  std::string head;     // the file's first bytes, to tell a copytruncate that kept the size
+  LineAssembler assembler;
+  Recombiner recombiner;
+  // Where each stream's held-back content starts (in the assembler, then the recombiner).
+  std::map<std::string, uint64_t> assembling_from, entry_from;
+  Steady::time_point last_line = Steady::now();
+  bool gone = false;  // the path vanished: drain, then forget
+
+  File(size_t max_line, size_t max_lines) : assembler(max_line), recombiner(max_lines) {}
+  ~File() {
+    if (fd >= 0) ::close(fd);
+  }
+  // The checkpoint: the start of the oldest held-back line, else what was consumed.
+  uint64_t Committed() const {
+    uint64_t c = offset - buffer.size();
+    for (const auto& [s, o] : assembling_from) c = std::min(c, o);
+    for (const auto& [s, o] : entry_from) c = std::min(c, o);
+    return c;
+  }
+  void Reset() {
+    buffer.clear();
+    head.clear();
+    assembling_from.clear();
+    entry_from.clear();
+  }
+};
+
+Tailer::Tailer(TailerOptions options, Sink sink)
+    : options_(std::move(options)), sink_(std::move(sink)) {}
+
+Tailer::~Tailer() = default;
+
+size_t Tailer::files() const { return files_.size(); }
+
+absl::Status Tailer::Start() {
+  if (options_.checkpoint_path.empty()) return absl::OkStatus();
+  std::ifstream in(options_.checkpoint_path);
+  if (!in) return absl::OkStatus();
+  std::stringstream text;
+  text << in.rdbuf();
+  json j = json::parse(text.str(), nullptr, false);
+  if (!j.is_object() || !j.contains("files") || !j["files"].is_object()) {
+    return absl::DataLossError(
+        fmt::format("checkpoint {} is corrupt; move it away to start over", options_.checkpoint_path));
+  }
+  for (const auto& [path, v] : j["files"].items()) {
+    if (v.is_object() && v.contains("ino") && v["ino"].is_number_unsigned() &&
+        v.contains("offset") && v["offset"].is_number_unsigned()) {
+      restored_[path] = {v["ino"].get<uint64_t>(), v["offset"].get<uint64_t>()};
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Tailer::Discover() {
+  std::error_code ec;
+  fs::path root(options_.root);
+  std::map<std::string, bool> seen;
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it.depth() > 2) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file(ec)) continue;
+    ContainerRef ref;
+    std::string rel = fs::relative(it->path(), root, ec).string();
+    if (!ParseLogPath(rel, &ref)) continue;
+    std::string path = it->path().string();
+    seen[path] = true;
+    if (files_.count(path) != 0) continue;
+    auto f = std::make_unique<File>(options_.max_line_bytes, options_.max_entry_lines);
+    f->path = path;
+    f->ref = ref;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) continue;
+    std::string open_path = path;
+    uint64_t start = 0;
+    auto saved = restored_.find(path);
+    if (saved != restored_.end()) {
+      if (saved->second.first == st.st_ino) {
+        start = saved->second.second;
+      } else {
+        // Rotated while we were away: finish the renamed file first (same inode).
+        for (const auto& e : fs::directory_iterator(it->path().parent_path(), ec)) {
+          struct stat rs {};
+          std::string name = e.path().filename().string();
+          if (name.rfind(it->path().filename().string() + ".", 0) == 0 &&
+              ::stat(e.path().c_str(), &rs) == 0 && rs.st_ino == saved->second.first) {
+            open_path = e.path().string();
+            start = saved->second.second;
+          }
+        }
+      }
+      restored_.erase(saved);
+    }
+    f->fd = ::open(open_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (f->fd < 0) continue;
+    struct stat fst {};
+    ::fstat(f->fd, &fst);
+    f->ino = fst.st_ino;
+    if (start > static_cast<uint64_t>(fst.st_size)) start = 0;  // truncated meanwhile
+    f->offset = start;
+    ::lseek(f->fd, static_cast<off_t>(start), SEEK_SET);
+    files_[path] = std::move(f);
+  }
+  for (auto& [path, f] : files_) {
+    if (seen.count(path) == 0) f->gone = true;
+  }
+  return absl::OkStatus();
+}
+
+void Tailer::Emit(File& f, std::vector<Recombiner::Entry> entries, std::vector<TailedEntry>& out) {
+  for (Recombiner::Entry& e : entries) {
+    TailedEntry t;
+    t.ref = f.ref;
+    t.entry = std::move(e);
+    out.push_back(std::move(t));
+  }
+}
+
+void Tailer::Read(File& f, std::vector<TailedEntry>& out) {
+  auto drain = [&](bool to_eof) {
+    char buf[64 << 10];
+    size_t budget = to_eof ? SIZE_MAX : options_.read_chunk;
+    while (budget > 0) {
+      ssize_t n = ::read(f.fd, buf, std::min(sizeof buf, budget));
+      if (n <= 0) break;
+      budget -= static_cast<size_t>(n);
+      uint64_t base = f.offset - f.buffer.size();  // file offset of buffer[0]
+      f.buffer.append(buf, static_cast<size_t>(n));
+      f.offset += static_cast<uint64_t>(n);
+      size_t pos = 0;
+      for (size_t nl; (nl = f.buffer.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+        const uint64_t line_start = base + pos;
+        std::string_view line(f.buffer.data() + pos, nl - pos);
+        ++lines_read_;
+        absl::StatusOr<LogLine> parsed = ParseLogLine(line);
+        if (!parsed.ok()) {
+          ++parse_errors_;
+          continue;
+        }
+        const std::string stream = parsed->stream;
+        if (f.assembling_from.count(stream) == 0) f.assembling_from[stream] = line_start;
+        std::optional<LineAssembler::Line> whole = f.assembler.Add(*std::move(parsed));
+        if (!whole) continue;
+        const uint64_t whole_start = f.assembling_from[stream];
+        f.assembling_from.erase(stream);
+        bool truncated = whole->truncated;
+        std::vector<Recombiner::Entry> done = f.recombiner.Add(*whole);
+        // The entry now open for this stream starts at this line, unless this line continued
+        // the one that was open.
+        if (!f.recombiner.pending(stream)) {
+          f.entry_from.erase(stream);
+        } else if (!done.empty() || f.entry_from.count(stream) == 0) {
+          f.entry_from[stream] = whole_start;
+        }
+        size_t before = out.size();
+        Emit(f, std::move(done), out);
+        if (truncated && out.size() > before) out.back().truncated = true;
+        f.last_line = Steady::now();
+      }
+      f.buffer.erase(0, pos);
+      if (f.buffer.size() > options_.max_line_bytes + 64) {
+        // A "line" without a newline past the bound: not a log file we understand.
+        ++parse_errors_;
+        f.buffer.clear();
+      }
+    }
+  };
+  auto flush_all = [&] {
+    std::vector<LineAssembler::Line> rest = f.assembler.Flush();
+    for (const auto& l : rest) Emit(f, f.recombiner.Add(l), out);
+    Emit(f, f.recombiner.Flush(), out);
+    f.Reset();
+  };
+
+  struct stat st {};
+  const bool exists = ::stat(f.path.c_str(), &st) == 0;
+  if (exists && st.st_ino != f.ino) {
+    // Renamed away: read the old file to its end, then follow the new one from its start.
+    drain(true);
+    flush_all();
+    ::close(f.fd);
+    f.fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat fst {};
+    if (f.fd < 0 || ::fstat(f.fd, &fst) != 0) return;
+    f.ino = fst.st_ino;
+    f.offset = 0;
+  } else if (!exists || f.gone) {
+    drain(true);
+    flush_all();
+    f.gone = true;
+    return;
+  }
+  struct stat fst {};
+  bool truncated = ::fstat(f.fd, &fst) == 0 && static_cast<uint64_t>(fst.st_size) < f.offset;
+  if (!truncated && !f.head.empty()) {
+    // Truncated and written again up to the same size or more: the first bytes changed.
+    std::string now(f.head.size(), '\0');
+    truncated = ::pread(f.fd, now.data(), now.size(), 0) != static_cast<ssize_t>(now.size()) ||
+                now != f.head;
+  }
+  if (truncated) {
+    // Copy-truncated: what was held back is complete; start over.
+    flush_all();
+    f.offset = 0;
+    ::lseek(f.fd, 0, SEEK_SET);
+  }
+  drain(false);
+  if (f.head.size() < std::min<uint64_t>(kHeadBytes, f.offset)) {
+    f.head.assign(std::min<uint64_t>(kHeadBytes, f.offset), '\0');
+    if (::pread(f.fd, f.head.data(), f.head.size(), 0) != static_cast<ssize_t>(f.head.size())) {
+      f.head.clear();
+    }
+  }
+  if (f.recombiner.pending() && Steady::now() - f.last_line >= options_.flush_after) {
+    Emit(f, f.recombiner.Flush(), out);
+    f.entry_from.clear();
+  }
+}
+
+absl::Status Tailer::SaveCheckpoint() {
+  if (options_.checkpoint_path.empty()) return absl::OkStatus();
+  json files = json::object();
+  for (const auto& [path, f] : files_) {
+    files[path] = {{"ino", f->ino}, {"offset", f->Committed()}};
+  }
+  for (const auto& [path, v] : restored_) files[path] = {{"ino", v.first}, {"offset", v.second}};
+  std::string tmp = options_.checkpoint_path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << json{{"files", files}}.dump();
+    out.flush();
+    if (!out) return absl::InternalError(fmt::format("cannot write {}", tmp));
+  }
+  std::error_code ec;
+  fs::rename(tmp, options_.checkpoint_path, ec);
+  if (ec) return absl::InternalError(fmt::format("cannot replace {}: {}", options_.checkpoint_path, ec.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> Tailer::Poll() {
+  // What the sink refused last time goes first; nothing new is read until it is taken.
+  size_t n = 0;
+  if (!undelivered_.empty()) {
+    if (absl::Status s = sink_(undelivered_); !s.ok()) return s;
+    n += undelivered_.size();
+    undelivered_.clear();
+  }
+  if (absl::Status s = Discover(); !s.ok()) return s;
+  std::vector<TailedEntry> out;
+  for (auto& [path, f] : files_) Read(*f, out);
+  if (!out.empty()) {
+    if (absl::Status s = sink_(out); !s.ok()) {
+      undelivered_ = std::move(out);
+      return s;
+    }
+    n += out.size();
+  }
+  for (auto it = files_.begin(); it != files_.end();) {
+    it = it->second->gone ? files_.erase(it) : std::next(it);
+  }
+  if (absl::Status s = SaveCheckpoint(); !s.ok()) return s;
+  return n;
+}
+
+}  // namespace kobs::agent
