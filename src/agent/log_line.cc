@@ -2,24 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/time_util.h"
+
 namespace kobs::agent {
 namespace {
-
-bool Digits(std::string_view s, size_t at, size_t n, int* out) {
-  if (at + n > s.size()) return false;
-  int v = 0;
-  for (size_t i = at; i < at + n; ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return true;
-}
 
 absl::Status Bad(std::string_view what, std::string_view line) {
   return absl::InvalidArgumentError(
@@ -51,50 +41,6 @@ bool GoroutineHeader(std::string_view line) {
 }
 
 }  // namespace
-
-absl::StatusOr<int64_t> ParseRfc3339Nanos(std::string_view t) {
-  int year, month, day, hour, minute, second;
-  if (!Digits(t, 0, 4, &year) || t.size() < 20 || t[4] != '-' || !Digits(t, 5, 2, &month) ||
-      t[7] != '-' || !Digits(t, 8, 2, &day) || (t[10] != 'T' && t[10] != 't') ||
-      !Digits(t, 11, 2, &hour) || t[13] != ':' || !Digits(t, 14, 2, &minute) || t[16] != ':' ||
-      !Digits(t, 17, 2, &second)) {
-    return Bad("not an RFC 3339 time", t);
-  }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
-    return Bad("RFC 3339 time out of range", t);
-  }
-  size_t i = 19;
-  int64_t nanos = 0;
-  if (i < t.size() && t[i] == '.') {
-    size_t digits = 0;
-    for (++i; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i, ++digits) {
-      if (digits < 9) nanos = nanos * 10 + (t[i] - '0');
-    }
-    if (digits == 0) return Bad("empty fraction in time", t);
-    for (size_t d = std::min<size_t>(digits, 9); d < 9; ++d) nanos *= 10;
-  }
-  int64_t offset = 0;
-  if (i < t.size() && (t[i] == 'Z' || t[i] == 'z')) {
-    ++i;
-  } else if (i + 6 == t.size() && (t[i] == '+' || t[i] == '-') && t[i + 3] == ':') {
-    int oh, om;
-    if (!Digits(t, i + 1, 2, &oh) || !Digits(t, i + 4, 2, &om)) return Bad("bad zone offset", t);
-    offset = (t[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-    i += 6;
-  } else {
-    return Bad("time without a zone", t);
-  }
-  if (i != t.size()) return Bad("trailing text after the time", t);
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset;
-  return secs * 1000000000 + nanos;
-}
 
 absl::StatusOr<LogLine> ParseCriLine(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

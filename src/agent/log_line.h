@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/time_util.h"
 
 namespace kobs::agent {
 
@@ -25,10 +26,6 @@ struct LogLine {
   bool partial = false;  // a part of a longer line (CRI `P`, Docker `log` without "\n")
   std::string text;      // without the trailing newline
 };
-
-// "2020-08-19T21:06:24.33754077Z" (fractions of 0 to 9 digits, `Z` or a ±hh:mm offset) to Unix
-// nanoseconds. InvalidArgument when malformed.
-absl::StatusOr<int64_t> ParseRfc3339Nanos(std::string_view text);
 
 // One line of a CRI log file (without its "\n"). InvalidArgument names what is wrong.
 absl::StatusOr<LogLine> ParseCriLine(std::string_view line);

@@ -42,7 +42,7 @@ std::vector<Recombiner::Entry> Entries(const std::vector<std::string>& lines) {
   return out;
 }
 
-TEST(LogLineTest, Rfc3339WithGoTrimmedFractionsAndOffsets) {
+TEST(LogLineTest, Rfc3339WithGoTrimmedFractionsAndOffsets) {  // common/time_util
   EXPECT_EQ(*ParseRfc3339Nanos("2020-08-19T21:06:24.33754077Z"), 1597871184337540770);
   EXPECT_EQ(*ParseRfc3339Nanos("2020-08-19T21:06:24Z"), 1597871184000000000);
   EXPECT_EQ(*ParseRfc3339Nanos("2020-08-19T23:06:24.5+02:00"), 1597871184500000000);
