@@ -30,7 +30,15 @@ case "$cmd" in
       "${scenario_args[@]}" &
     sim_pid=$!
     trap 'kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null || true' EXIT
-    build/src/cli/kobs serve "$@"
+    # kobs serve collects the simulated cluster's events once its API answers.
+    sim_url="https://${KOBS_SIM_LISTEN:-127.0.0.1:6443}"
+    for _ in $(seq 1 100); do
+      curl -skf "$sim_url/readyz" >/dev/null 2>&1 && [[ -f data/sim/kubeconfig ]] && break
+      kill -0 "$sim_pid" 2>/dev/null || { echo "kobs sim did not start" >&2; exit 1; }
+      sleep 0.2
+    done
+    KOBS_K8S_STATE_FILE="${KOBS_K8S_STATE_FILE:-data/k8s-events.json}" \
+      build/src/cli/kobs serve --kubeconfig data/sim/kubeconfig "$@"
     ;;
   test)
     scripts/setup.sh

@@ -120,6 +120,24 @@ const std::vector<OptionDoc>& Options() {
           "1MiB"),
       Opt("clickhouse_http.events_default_limit", "Rows of GET /events when limit= is absent "
                                                   "(1..1000).", "50"),
+      Opt("k8s.kubeconfig", "Kubeconfig file of the cluster to collect from (also `kobs serve "
+                            "--kubeconfig`); empty with in_cluster false: no cluster.", ""),
+      Opt("k8s.context", "Kubeconfig context; empty: its current-context.", ""),
+      Opt("k8s.in_cluster", "Use the pod's service account (KUBERNETES_SERVICE_HOST/PORT).",
+          "false"),
+      Opt("k8s.events", "Collect Kubernetes events into otel_logs (with a cluster).", "true"),
+      Opt("k8s.namespace", "Namespace whose events are collected; empty: every namespace.", ""),
+      Opt("k8s.state_file", "What the event collector stored, per event, so a restart stores "
+                            "nothing twice.", "./kobs-k8s-events.json"),
+      Opt("k8s.composition_label", "Label whose value is an object's composition id (looked "
+                                   "up through ownerReferences).",
+          "krateo.io/composition-id"),
+      Opt("k8s.leader_election", "Collect only while holding the Lease (one replica collects).",
+          "true"),
+      Opt("k8s.lease_namespace", "Namespace of that Lease.", "default"),
+      Opt("k8s.lease_name", "Name of that Lease.", "kobs-k8s-events"),
+      Opt("k8s.qps", "Requests per second to the API server (0: no limit).", "20"),
+      Opt("k8s.burst", "... with bursts of this many.", "40"),
       Opt("shutdown_grace", "Time in-flight requests get to finish on SIGTERM/SIGINT.", "10s"),
   };
   return *options;
@@ -173,7 +191,8 @@ absl::Status SplitHostPort(const std::string& listen, std::string* host, uint16_
 absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   KobsConfig c;
   KOBS_RETURN_IF_ERROR(
-      CheckKeys(root, {"log", "store", "otlp", "mcp", "api", "clickhouse_http", "shutdown_grace"},
+      CheckKeys(root,
+                {"log", "store", "otlp", "mcp", "api", "clickhouse_http", "k8s", "shutdown_grace"},
                 "kobs.yaml"));
   YAML::Node log = Child(root, "log");
   KOBS_RETURN_IF_ERROR(CheckKeys(log, {"level", "format"}, "log"));
@@ -228,6 +247,9 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   auto endpoint = chapi::ParseClickHouseEndpointOptions(ch);
   if (!endpoint.ok()) return endpoint.status();
   c.clickhouse = *endpoint;
+  auto k8s = collect::ParseEventsServiceOptions(Child(root, "k8s"));
+  if (!k8s.ok()) return k8s.status();
+  c.k8s = *k8s;
   KOBS_RETURN_IF_ERROR(ReadDuration(root, "shutdown_grace", &c.shutdown_grace));
   std::string host;
   uint16_t port;

@@ -165,6 +165,9 @@ int main(int argc, char** argv) {
                  "Configuration file (default: ./kobs.yaml when it exists; KOBS_CONFIG)");
 
   CLI::App* serve = app.add_subcommand("serve", "Run the server: store, ClickHouse endpoint, APIs");
+  std::string serve_kubeconfig;
+  serve->add_option("--kubeconfig", serve_kubeconfig,
+                    "Collect from the cluster of this kubeconfig (k8s.kubeconfig)");
   CLI::App* sql = app.add_subcommand(
       "sql", "Run SQL on the running server's ClickHouse endpoint, or on the data directory");
   std::string query, format, url;
@@ -278,7 +281,14 @@ int main(int argc, char** argv) {
   }
   kobs::InitLogging(sql->parsed() || version->parsed() || mcp->parsed() ? "warn" : config->log_level,
                     config->log_format == "text" ? kobs::LogFormat::kText : kobs::LogFormat::kJson);
-  if (serve->parsed()) return RunServe(*config);
+  if (serve->parsed()) {
+    if (!serve_kubeconfig.empty()) config->k8s.kubeconfig = serve_kubeconfig;
+    if (config->k8s.in_cluster && !config->k8s.kubeconfig.empty()) {
+      std::fprintf(stderr, "kobs: --kubeconfig and k8s.in_cluster exclude each other\n");
+      return 1;
+    }
+    return RunServe(*config);
+  }
   if (version->parsed()) return RunVersion(*config);
   if (mcp->parsed()) return RunMcpStdio(*config, url);
   if (format.empty()) format = isatty(STDOUT_FILENO) ? "PrettyCompact" : "TabSeparated";

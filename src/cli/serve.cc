@@ -11,6 +11,7 @@
 
 #include "chapi/clickhouse_endpoint.h"
 #include "cli/signals.h"
+#include "collect/events_service.h"
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -186,6 +187,16 @@ int RunServe(const KobsConfig& c) {
     if (!g.ok()) return Fail("cannot listen for OTLP/gRPC", g.status());
     otlp_grpc = std::move(*g);
   }
+  // Kubernetes events, when a cluster is configured (leader-elected among replicas).
+  std::unique_ptr<collect::EventsService> k8s_events;
+  if (c.k8s.enabled()) {
+    auto service = collect::EventsService::Create(c.k8s, **writer, metrics);
+    if (!service.ok()) return Fail("cannot connect to the cluster", service.status());
+    k8s_events = std::move(*service);
+    if (absl::Status st = k8s_events->Start(); !st.ok()) {
+      return Fail("cannot collect from the cluster", st);
+    }
+  }
   ready = true;
   ready_gauge.Set(1);
   const double startup_ms =
@@ -197,6 +208,8 @@ int RunServe(const KobsConfig& c) {
        {"otlp_http", otlp_http ? Url(c.otlp.http_listen, otlp_http->port()) : "disabled"},
        {"otlp_grpc", otlp_grpc ? Url(c.otlp.grpc_listen, otlp_grpc->port(), false) : "disabled"},
        {"mcp", mcp_http ? Url(c.mcp.listen, mcp_http->port()) + "/mcp" : "disabled"},
+       {"k8s_events", k8s_events ? (c.k8s.in_cluster ? "in-cluster" : c.k8s.kubeconfig)
+                                 : "disabled"},
        {"schema_version", std::to_string(schema->current_version)},
        {"legacy_logs_layout", schema->logs_legacy_layout ? "true" : "false"},
        {"startup_ms", fmt::format("{:.0f}", startup_ms)}});
@@ -209,6 +222,7 @@ int RunServe(const KobsConfig& c) {
   // flushes what it holds, then the rest.
   if (otlp_http) otlp_http->Stop(c.shutdown_grace);
   if (otlp_grpc) otlp_grpc->Stop(c.shutdown_grace);
+  if (k8s_events) k8s_events->Stop();  // writes what it holds, releases the Lease
   mcp_transport.Shutdown();  // ends the legacy SSE streams
   if (mcp_http) mcp_http->Stop(c.shutdown_grace);
   (*writer)->Stop();
