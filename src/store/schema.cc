@@ -311,6 +311,71 @@ Migration DedupMigration(const Ddl& d, bool replicated) {
   return {9, "insert_deduplication_window", std::move(statements)};
 }
 
+// kobs_k8s_events: the Kubernetes event rows of otel_logs (the original data model, its Body
+// JSON) as typed columns, filled by a materialized view and ordered by composition and time,
+// so that one composition's events are a primary-key range instead of a scan with
+// JSONExtract. The composition id is LogAttributes['krateo.io/composition-id'].
+Migration EventsMigration(const Ddl& d) {
+  std::string table = d.create("kobs_k8s_events", fmt::format(R"(  `Timestamp` DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+  `CompositionId` String CODEC(ZSTD(1)),
+  `Namespace` LowCardinality(String) CODEC(ZSTD(1)),
+  `WatchType` LowCardinality(String) CODEC(ZSTD(1)),
+  `EventName` String CODEC(ZSTD(1)),
+  `EventUid` String CODEC(ZSTD(1)),
+  `ResourceVersion` String CODEC(ZSTD(1)),
+  `Type` LowCardinality(String) CODEC(ZSTD(1)),
+  `Reason` LowCardinality(String) CODEC(ZSTD(1)),
+  `Message` String CODEC(ZSTD(1)),
+  `ObjectKind` LowCardinality(String) CODEC(ZSTD(1)),
+  `ObjectApiVersion` LowCardinality(String) CODEC(ZSTD(1)),
+  `ObjectNamespace` LowCardinality(String) CODEC(ZSTD(1)),
+  `ObjectName` String CODEC(ZSTD(1)),
+  `ObjectUid` String CODEC(ZSTD(1)),
+  `FieldPath` String CODEC(ZSTD(1)),
+  `SourceComponent` LowCardinality(String) CODEC(ZSTD(1)),
+  `SourceHost` LowCardinality(String) CODEC(ZSTD(1)),
+  `Count` UInt32 CODEC(ZSTD(1)),
+  `FirstTimestamp` String CODEC(ZSTD(1)),
+  `LastTimestamp` String CODEC(ZSTD(1)),
+  `EventTime` String CODEC(ZSTD(1)),
+  `Body` String CODEC(ZSTD(1)),
+  INDEX idx_object_name ObjectName TYPE bloom_filter(0.01) GRANULARITY 1,
+  INDEX idx_object_uid ObjectUid TYPE bloom_filter(0.01) GRANULARITY 1,
+  INDEX idx_namespace Namespace TYPE set(100) GRANULARITY 1
+) ENGINE = {}
+PARTITION BY toDate(Timestamp)
+ORDER BY (CompositionId, Timestamp)
+{}
+SETTINGS index_granularity = 8192)",
+      d.engine("kobs_k8s_events"), d.ttl("Timestamp")));
+  auto field = [](const char* path) {
+    return fmt::format("JSONExtractString(Body, 'object', {})", path);
+  };
+  // The view reads the storage table, so on a cluster each shard fills its own.
+  std::string view = fmt::format(
+      "CREATE MATERIALIZED VIEW IF NOT EXISTS {0}.{1}{2} TO {0}.{3} AS SELECT "
+      "Timestamp, LogAttributes['krateo.io/composition-id'] AS CompositionId, "
+      "ResourceAttributes['k8s.namespace.name'] AS Namespace, "
+      "JSONExtractString(Body, 'type') AS WatchType, "
+      "{5} AS EventName, {6} AS EventUid, {7} AS ResourceVersion, {8} AS Type, {9} AS Reason, "
+      "{10} AS Message, {11} AS ObjectKind, {12} AS ObjectApiVersion, {13} AS ObjectNamespace, "
+      "{14} AS ObjectName, {15} AS ObjectUid, {16} AS FieldPath, {17} AS SourceComponent, "
+      "{18} AS SourceHost, toUInt32(greatest(JSONExtractInt(Body, 'object', 'count'), 1)) AS Count, "
+      "{19} AS FirstTimestamp, {20} AS LastTimestamp, {21} AS EventTime, Body "
+      "FROM {0}.{4} WHERE ResourceAttributes['telemetry.source'] = 'k8s-events'",
+      d.db(), QuoteIdentifier(d.storage("kobs_k8s_events_mv")), d.on_cluster(),
+      QuoteIdentifier(d.storage("kobs_k8s_events")), QuoteIdentifier(d.storage("otel_logs")),
+      field("'metadata', 'name'"), field("'metadata', 'uid'"),
+      field("'metadata', 'resourceVersion'"), field("'type'"), field("'reason'"),
+      field("'message'"), field("'involvedObject', 'kind'"),
+      field("'involvedObject', 'apiVersion'"), field("'involvedObject', 'namespace'"),
+      field("'involvedObject', 'name'"), field("'involvedObject', 'uid'"),
+      field("'involvedObject', 'fieldPath'"), field("'source', 'component'"),
+      field("'source', 'host'"), field("'firstTimestamp'"), field("'lastTimestamp'"),
+      field("'eventTime'"));
+  return {10, "kobs_k8s_events", Concat({table, view}, d.distributed("kobs_k8s_events"))};
+}
+
 }  // namespace
 
 absl::StatusOr<SchemaOptions> ParseSchemaOptions(const YAML::Node& node) {
@@ -339,6 +404,7 @@ std::vector<Migration> Migrations(const SchemaOptions& options, const ServerFeat
   std::vector<Migration> out = {LogsMigration(d), TracesMigration(d), TraceIdMigration(d)};
   for (auto& m : MetricMigrations(d)) out.push_back(std::move(m));
   out.push_back(DedupMigration(d, !options.cluster.empty()));
+  out.push_back(EventsMigration(d));
   return out;
 }
 

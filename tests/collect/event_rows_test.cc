@@ -134,6 +134,25 @@ TEST_F(EventRowsTest, TheOriginalSqlFindsAScenariosCompositionEvents) {
       "= 'demo-crashloop' AND LogAttributes['krateo.io/composition-id'] = ''");
   ASSERT_THAT(warnings, IsOk());
   EXPECT_NE(*warnings, "0");
+  // The typed table has the same events as typed columns, the composition's a key range.
+  auto typed = store_->Query(
+      "SELECT ObjectKind, Reason, Type, SourceComponent, Count >= 1 FROM kobs_k8s_events "
+      "WHERE CompositionId = {id:String} AND Reason = 'BackOff' LIMIT 1",
+      {.params = {store::Param::Str("id", uid)}});
+  ASSERT_THAT(typed, IsOk());
+  EXPECT_EQ(typed->data, "Pod\tBackOff\tWarning\tkubelet\t1\n");
+  auto explain = store_->Query(
+      "EXPLAIN indexes = 1 SELECT count() FROM kobs_k8s_events WHERE CompositionId = {id:String}",
+      {.params = {store::Param::Str("id", uid)}});
+  ASSERT_THAT(explain, IsOk());
+  EXPECT_THAT(explain->data, HasSubstr("PrimaryKey"));
+  EXPECT_THAT(explain->data, HasSubstr("CompositionId"));
+  auto same = store::QueryScalar(
+      *store_,
+      "SELECT (SELECT count() FROM kobs_k8s_events) = (SELECT count() FROM otel_logs WHERE "
+      "ResourceAttributes['telemetry.source'] = 'k8s-events')");
+  ASSERT_THAT(same, IsOk());
+  EXPECT_EQ(*same, "1");
   (*server)->Stop();
   EXPECT_GT(rows, 10);
 }

@@ -41,20 +41,21 @@ class SchemaTest : public testing::EmbeddedStoreSuite {
 TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   SchemaOptions o{.database = "fresh"};
   ASSERT_OK_AND_ASSIGN(SchemaState first, EnsureSchema(*store_, o));
-  EXPECT_EQ(first.applied, 9);
-  EXPECT_EQ(first.current_version, 9);
+  EXPECT_EQ(first.applied, 10);
+  EXPECT_EQ(first.current_version, 10);
   EXPECT_FALSE(first.logs_legacy_layout);
   EXPECT_TRUE(first.features.text_index());
   EXPECT_EQ(Scalar("SELECT arrayStringConcat(groupArray(name), ',') FROM (SELECT name FROM "
                    "system.tables WHERE database = 'fresh' ORDER BY name)"),
-            "kobs_schema_migrations,otel_logs,otel_metrics_exponential_histogram,"
+            "kobs_k8s_events,kobs_k8s_events_mv,kobs_schema_migrations,otel_logs,"
+            "otel_metrics_exponential_histogram,"
             "otel_metrics_gauge,otel_metrics_histogram,otel_metrics_sum,otel_metrics_summary,"
             "otel_traces,otel_traces_trace_id_ts,otel_traces_trace_id_ts_mv");
   // Re-running is a no-op, and the migrations table records each version once.
   ASSERT_OK_AND_ASSIGN(SchemaState second, EnsureSchema(*store_, o));
   EXPECT_EQ(second.applied, 0);
   EXPECT_EQ(Scalar("SELECT count(), uniqExact(Version) FROM fresh.kobs_schema_migrations"),
-            "9\t9");
+            "10\t10");
 }
 
 TEST_F(SchemaTest, LogsTableHasTheExporterColumnsAndTtl) {
@@ -140,7 +141,7 @@ TEST_F(SchemaTest, LegacyLogsLayoutIsDetectedAndKeepsWorking) {
   ASSERT_OK_AND_ASSIGN(SchemaState st, EnsureSchema(*store_, {.database = "legacy"}));
   EXPECT_TRUE(st.logs_legacy_layout);
   EXPECT_THAT(Columns("legacy", "otel_logs"), HasSubstr("TimestampTime DateTime"));
-  EXPECT_EQ(Scalar("SELECT count() FROM system.tables WHERE database = 'legacy'"), "10");
+  EXPECT_EQ(Scalar("SELECT count() FROM system.tables WHERE database = 'legacy'"), "12");
   // Writers use the same column list for both layouts; TimestampTime fills from its DEFAULT.
   std::string data;
   for (const auto& r : testing::MakeK8sLogRows(10, 1'764'000'000'000'000'000)) {
@@ -154,8 +155,16 @@ TEST_F(SchemaTest, LegacyLogsLayoutIsDetectedAndKeepsWorking) {
 TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
   SchemaOptions o{.database = "otel", .cluster = "prod"};
   auto migrations = Migrations(o, ServerFeatures{26, 7});
-  ASSERT_EQ(migrations.size(), 9u);
+  ASSERT_EQ(migrations.size(), 10u);
   EXPECT_TRUE(migrations[8].statements.empty()) << "Replicated tables deduplicate by default";
+  // The typed events table: replicated, filled on each shard from its own otel_logs_local.
+  const auto& events = migrations[9].statements;
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_THAT(events[0], HasSubstr("`otel`.`kobs_k8s_events_local` ON CLUSTER `prod`"));
+  EXPECT_THAT(events[0], HasSubstr("ORDER BY (CompositionId, Timestamp)"));
+  EXPECT_THAT(events[1], HasSubstr("TO `otel`.`kobs_k8s_events_local`"));
+  EXPECT_THAT(events[1], HasSubstr("FROM `otel`.`otel_logs_local`"));
+  EXPECT_THAT(events[2], HasSubstr("Distributed(`prod`, `otel`, `kobs_k8s_events_local`"));
   const auto& logs = migrations[0].statements;
   ASSERT_EQ(logs.size(), 2u);
   EXPECT_THAT(logs[0], HasSubstr("CREATE TABLE IF NOT EXISTS `otel`.`otel_logs_local` ON CLUSTER `prod`"));
