@@ -38,6 +38,8 @@ case "$cmd" in
       sleep 0.2
     done
     KOBS_K8S_STATE_FILE="${KOBS_K8S_STATE_FILE:-data/k8s-events.json}" \
+      KOBS_K8S_POD_LOGS_DIR="${KOBS_K8S_POD_LOGS_DIR:-data/sim/pods}" \
+      KOBS_K8S_POD_LOGS_CHECKPOINT="${KOBS_K8S_POD_LOGS_CHECKPOINT:-data/pod-logs.json}" \
       build/src/cli/kobs serve --kubeconfig data/sim/kubeconfig "$@"
     ;;
   test)

@@ -171,7 +171,7 @@ void Tailer::Emit(File& f, std::vector<Recombiner::Entry> entries, std::vector<T
   }
 }
 
-void Tailer::Read(File& f, std::vector<TailedEntry>& out) {
+void Tailer::Read(File& f, std::vector<TailedEntry>& out, bool flush_entries) {
   auto drain = [&](bool to_eof) {
     char buf[64 << 10];
     size_t budget = to_eof ? SIZE_MAX : options_.read_chunk;
@@ -266,7 +266,8 @@ void Tailer::Read(File& f, std::vector<TailedEntry>& out) {
       f.head.clear();
     }
   }
-  if (f.recombiner.pending() && Steady::now() - f.last_line >= options_.flush_after) {
+  if (f.recombiner.pending() &&
+      (flush_entries || Steady::now() - f.last_line >= options_.flush_after)) {
     Emit(f, f.recombiner.Flush(), out);
     f.entry_from.clear();
   }
@@ -292,7 +293,7 @@ absl::Status Tailer::SaveCheckpoint() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<size_t> Tailer::Poll() {
+absl::StatusOr<size_t> Tailer::Poll(bool flush_entries) {
   // What the sink refused last time goes first; nothing new is read until it is taken.
   size_t n = 0;
   if (!undelivered_.empty()) {
@@ -302,7 +303,7 @@ absl::StatusOr<size_t> Tailer::Poll() {
   }
   if (absl::Status s = Discover(); !s.ok()) return s;
   std::vector<TailedEntry> out;
-  for (auto& [path, f] : files_) Read(*f, out);
+  for (auto& [path, f] : files_) Read(*f, out, flush_entries);
   if (!out.empty()) {
     if (absl::Status s = sink_(out); !s.ok()) {
       undelivered_ = std::move(out);

@@ -56,8 +56,10 @@ class Tailer {
 
   // Loads the checkpoint (a missing file is a first start).
   absl::Status Start();
-  // One round over every file. Returns the entries delivered.
-  absl::StatusOr<size_t> Poll();
+  // One round over every file. Returns the entries delivered. With `flush_entries` (at
+  // shutdown), multi-line entries still open are handed over too (a line that continues one
+  // after the restart then starts a new entry; nothing is lost or repeated).
+  absl::StatusOr<size_t> Poll(bool flush_entries = false);
 
   size_t files() const;
   uint64_t lines_read() const { return lines_read_; }
@@ -66,7 +68,7 @@ class Tailer {
  private:
   struct File;
   absl::Status Discover();
-  void Read(File& f, std::vector<TailedEntry>& out);
+  void Read(File& f, std::vector<TailedEntry>& out, bool flush_entries);
   void Emit(File& f, std::vector<Recombiner::Entry> entries, std::vector<TailedEntry>& out);
   absl::Status SaveCheckpoint();
 

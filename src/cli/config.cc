@@ -138,6 +138,10 @@ const std::vector<OptionDoc>& Options() {
       Opt("k8s.lease_name", "Name of that Lease.", "kobs-k8s-events"),
       Opt("k8s.qps", "Requests per second to the API server (0: no limit).", "20"),
       Opt("k8s.burst", "... with bursts of this many.", "40"),
+      Opt("k8s.pod_logs_dir", "Single-node mode: tail this kubelet pod log directory "
+                              "in-process into otel_logs (empty: no pod logs here).", ""),
+      Opt("k8s.pod_logs_checkpoint", "Offsets of the tailed log files, so a restart neither "
+                                     "loses nor repeats lines.", "./kobs-pod-logs.json"),
       Opt("shutdown_grace", "Time in-flight requests get to finish on SIGTERM/SIGINT.", "10s"),
   };
   return *options;

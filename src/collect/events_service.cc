@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "collect/pod_logs.h"
 #include "common/absl_compat.h"
 #include "common/config_util.h"
 #include "common/log.h"
@@ -22,7 +23,8 @@ absl::StatusOr<EventsServiceOptions> ParseEventsServiceOptions(const YAML::Node&
   KOBS_RETURN_IF_ERROR(CheckKeys(node,
                                  {"kubeconfig", "context", "in_cluster", "events", "namespace",
                                   "state_file", "composition_label", "leader_election",
-                                  "lease_namespace", "lease_name", "qps", "burst"},
+                                  "lease_namespace", "lease_name", "qps", "burst",
+                                  "pod_logs_dir", "pod_logs_checkpoint"},
                                  "k8s"));
   KOBS_RETURN_IF_ERROR(ReadString(node, "kubeconfig", &o.kubeconfig));
   KOBS_RETURN_IF_ERROR(ReadString(node, "context", &o.context));
@@ -34,6 +36,8 @@ absl::StatusOr<EventsServiceOptions> ParseEventsServiceOptions(const YAML::Node&
   KOBS_RETURN_IF_ERROR(ReadBool(node, "leader_election", &o.leader_election));
   KOBS_RETURN_IF_ERROR(ReadString(node, "lease_namespace", &o.lease_namespace));
   KOBS_RETURN_IF_ERROR(ReadString(node, "lease_name", &o.lease_name));
+  KOBS_RETURN_IF_ERROR(ReadString(node, "pod_logs_dir", &o.pod_logs_dir));
+  KOBS_RETURN_IF_ERROR(ReadString(node, "pod_logs_checkpoint", &o.pod_logs_checkpoint));
   int64_t qps = static_cast<int64_t>(o.qps), burst = o.burst;
   KOBS_RETURN_IF_ERROR(ReadInt(node, "qps", &qps));
   KOBS_RETURN_IF_ERROR(ReadInt(node, "burst", &burst));
@@ -60,6 +64,7 @@ struct EventsService::Impl {
   MetricsRegistry* metrics = nullptr;
   std::unique_ptr<k8s::Client> client;
   std::unique_ptr<k8s::LeaderElector> elector;
+  std::unique_ptr<PodLogsCollector> pod_logs;
   absl::Mutex mu;
   std::unique_ptr<EventCollector> collector ABSL_GUARDED_BY(mu);
 
@@ -121,6 +126,16 @@ absl::Status EventsService::Start() {
   Impl& s = *impl_;
   // Fail early and clearly when the cluster is unreachable or the token refused.
   KOBS_RETURN_IF_ERROR(s.client->Resource("v1", "Event").status());
+  if (!s.options.pod_logs_dir.empty()) {
+    s.pod_logs = std::make_unique<PodLogsCollector>(
+        *s.client, *s.writer,
+        PodLogsOptions{.root = s.options.pod_logs_dir,
+                       .checkpoint_path = s.options.pod_logs_checkpoint,
+                       .label_key = s.options.composition_label},
+        *s.metrics);
+    KOBS_RETURN_IF_ERROR(s.pod_logs->Start());
+  }
+  if (!s.options.events) return absl::OkStatus();
   if (!s.options.leader_election) {
     s.StartCollecting();
     return absl::OkStatus();
@@ -145,6 +160,7 @@ void EventsService::Stop() {
   if (impl_ == nullptr) return;
   if (impl_->elector != nullptr) impl_->elector->Stop();
   impl_->StopCollecting();
+  if (impl_->pod_logs != nullptr) impl_->pod_logs->Stop();
 }
 
 bool EventsService::collecting() const {

@@ -1,6 +1,7 @@
-// The event collection role of `kobs serve`: the cluster connection (a kubeconfig, or the pod's
-// in-cluster service account), leader election on a Lease so that one replica collects, and
-// the EventCollector, started while leading and stopped when leadership is lost.
+// The collection role of `kobs serve`: the cluster connection (a kubeconfig, or the pod's
+// in-cluster service account), leader election on a Lease so that one replica collects
+// events, the EventCollector, started while leading and stopped when leadership is lost, and
+// in single-node mode the pod log tailer (every replica tails its own node's files).
 #pragma once
 
 #include <memory>
@@ -36,8 +37,14 @@ struct EventsServiceOptions {
   std::string lease_name = "kobs-k8s-events";
   double qps = 20;
   int burst = 40;
+  // Single-node mode: tail this kubelet log directory in-process ("" = no pod logs here; on a
+  // real cluster the node agent does it on each node).
+  std::string pod_logs_dir;
+  std::string pod_logs_checkpoint = "./kobs-pod-logs.json";
 
-  bool enabled() const { return events && (in_cluster || !kubeconfig.empty()); }
+  bool enabled() const {
+    return (in_cluster || !kubeconfig.empty()) && (events || !pod_logs_dir.empty());
+  }
 };
 
 // The `k8s` section of kobs.yaml.

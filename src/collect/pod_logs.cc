@@ -1,0 +1,172 @@
+#include "collect/pod_logs.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "agent/log_line.h"
+#include "common/absl_compat.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "k8s/client.h"
+#include "k8s/objects.h"
+#include "otlp/severity.h"
+#include "store/writer.h"
+
+namespace kobs::collect {
+
+using nlohmann::json;
+
+store::LogRow PodLogRow(const agent::TailedEntry& t, const json& pod,
+                        const std::string& workload_kind, const std::string& workload_name,
+                        const std::string& composition_id, const std::string& label_key,
+                        const std::string& file_path) {
+  store::LogRow row;
+  row.timestamp_ns = t.entry.time_unix_nano;
+  row.body = agent::StripAnsi(t.entry.text);
+  if (std::optional<otlp::Severity> sev = otlp::InferSeverity(row.body)) {
+    row.severity_text = std::string(sev->text);
+    row.severity_number = sev->number;
+  }
+  row.scope_name = "kobs/pod-logs";
+  store::Attributes& r = row.resource_attributes;
+  r = {{"k8s.namespace.name", t.ref.ns},
+       {"k8s.pod.name", t.ref.pod},
+       {"k8s.pod.uid", t.ref.uid},
+       {"k8s.container.name", t.ref.container},
+       {"k8s.container.restart_count", std::to_string(t.ref.restart)}};
+  absl::StatusOr<k8s::Pod> p = pod.is_object() ? k8s::DecodePod(pod)
+                                               : absl::StatusOr<k8s::Pod>(absl::NotFoundError(""));
+  if (p.ok()) {
+    if (!p->node_name.empty()) r.emplace_back("k8s.node.name", p->node_name);
+    if (!p->start_time.empty()) r.emplace_back("k8s.pod.start_time", p->start_time);
+    for (const auto& [k, v] : p->metadata.labels) {
+      r.emplace_back(k, v);
+      r.emplace_back("k8s.pod.labels." + k, v);
+    }
+  }
+  if (!workload_kind.empty()) {
+    std::string kind = workload_kind;
+    std::transform(kind.begin(), kind.end(), kind.begin(), ::tolower);
+    r.emplace_back(fmt::format("k8s.{}.name", kind), workload_name);
+  }
+  row.service_name = workload_name.empty() ? t.ref.container : workload_name;
+  row.log_attributes = {{"log.file.path", file_path}, {"log.iostream", t.entry.stream}};
+  if (!composition_id.empty()) row.log_attributes.emplace_back(label_key, composition_id);
+  if (t.truncated) row.log_attributes.emplace_back("log.truncated", "true");
+  // Sorted, and a label key equal to a k8s.* key keeps the first.
+  auto sort_unique = [](store::Attributes& a) {
+    std::stable_sort(a.begin(), a.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+    a.erase(std::unique(a.begin(), a.end(),
+                        [](const auto& x, const auto& y) { return x.first == y.first; }),
+            a.end());
+  };
+  sort_unique(r);
+  sort_unique(row.log_attributes);
+  return row;
+}
+
+PodLogsCollector::PodLogsCollector(k8s::Client& client, store::Writer& writer,
+                                   PodLogsOptions options, MetricsRegistry& metrics)
+    : client_(client),
+      writer_(writer),
+      options_(std::move(options)),
+      resolver_(FetchWith(client), {.label_key = options_.label_key}, metrics),
+      rows_metric_(metrics.GetCounter("kobs_pod_log_rows_total", "Container log rows stored.")) {}
+
+PodLogsCollector::~PodLogsCollector() { Stop(); }
+
+const PodLogsCollector::PodInfo& PodLogsCollector::Lookup(const agent::ContainerRef& ref) {
+  auto it = pods_.find(ref.uid);
+  if (it != pods_.end()) return it->second;
+  PodInfo info;
+  absl::StatusOr<k8s::ResourceInfo> pods = client_.Resource("v1", "Pod");
+  if (pods.ok()) {
+    absl::StatusOr<json> pod = client_.Get(*pods, ref.ns, ref.pod);
+    absl::StatusOr<k8s::ObjectMeta> meta =
+        pod.ok() ? k8s::DecodeObjectMeta(*pod) : absl::StatusOr<k8s::ObjectMeta>(pod.status());
+    if (meta.ok() && meta->uid == ref.uid) {  // not a later pod of the same name
+      info.pod = *pod;
+      if (meta->Controller() != nullptr) {
+        const k8s::OwnerReference& owner = *meta->Controller();
+        info.workload_kind = owner.kind;
+        info.workload_name = owner.name;
+        // A ReplicaSet's pods belong to its Deployment, named by the ReplicaSet's prefix.
+        if (owner.kind == "ReplicaSet") {
+          absl::StatusOr<k8s::ResourceInfo> rs = client_.Resource("apps/v1", "ReplicaSet");
+          absl::StatusOr<json> set = rs.ok() ? client_.Get(*rs, ref.ns, owner.name)
+                                             : absl::StatusOr<json>(rs.status());
+          absl::StatusOr<k8s::ObjectMeta> rs_meta =
+              set.ok() ? k8s::DecodeObjectMeta(*set) : absl::StatusOr<k8s::ObjectMeta>(set.status());
+          if (rs_meta.ok() && rs_meta->Controller() != nullptr &&
+              rs_meta->Controller()->kind == "Deployment") {
+            info.workload_kind = "Deployment";
+            info.workload_name = rs_meta->Controller()->name;
+          }
+        }
+      }
+      absl::StatusOr<std::string> id = resolver_.Resolve(
+          {.api_version = "v1", .kind = "Pod", .namespace_ = ref.ns, .name = ref.pod, .uid = ref.uid});
+      if (id.ok()) info.composition_id = *id;
+    }
+  }
+  return pods_.emplace(ref.uid, std::move(info)).first->second;
+}
+
+absl::Status PodLogsCollector::Deliver(std::vector<agent::TailedEntry>& entries) {
+  store::TableRows part{.table = "otel_logs", .columns = &store::LogColumns()};
+  for (const agent::TailedEntry& e : entries) {
+    const PodInfo& info = Lookup(e.ref);
+    const std::string path = fmt::format("{}/{}_{}_{}/{}/{}.log", options_.root, e.ref.ns,
+                                         e.ref.pod, e.ref.uid, e.ref.container, e.ref.restart);
+    store::EncodeLogRow(PodLogRow(e, info.pod, info.workload_kind, info.workload_name,
+                                  info.composition_id, options_.label_key, path),
+                        &part.data);
+    ++part.rows;
+  }
+  if (part.rows == 0) return absl::OkStatus();
+  const uint64_t n = part.rows;
+  std::vector<store::TableRows> parts;
+  parts.push_back(std::move(part));
+  absl::Status s = writer_.Write(std::move(parts));
+  if (s.ok()) {
+    rows_ += n;
+    rows_metric_.Inc(static_cast<double>(n));
+  }
+  return s;
+}
+
+absl::Status PodLogsCollector::Start() {
+  tailer_ = std::make_unique<agent::Tailer>(
+      agent::TailerOptions{.root = options_.root, .checkpoint_path = options_.checkpoint_path},
+      [this](std::vector<agent::TailedEntry>& entries) { return Deliver(entries); });
+  if (absl::Status s = tailer_->Start(); !s.ok()) return s;
+  thread_ = std::jthread([this](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      absl::StatusOr<size_t> n = tailer_->Poll();
+      if (!n.ok()) {
+        Log(Logger("collect"), spdlog::level::warn, "tailing pod logs failed",
+            {{"error", std::string(ToStd(n.status().message()))}});
+      }
+      // Forget pods whose files are gone (their lookups are not needed again).
+      if (pods_.size() > 4 * std::max<size_t>(tailer_->files(), 64)) pods_.clear();
+      for (auto waited = std::chrono::milliseconds(0);
+           waited < options_.poll && !stop.stop_requested();
+           waited += std::chrono::milliseconds(50)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    (void)tailer_->Poll(/*flush_entries=*/true);  // what arrived last, entries closed
+  });
+  return absl::OkStatus();
+}
+
+void PodLogsCollector::Stop() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+}
+
+}  // namespace kobs::collect

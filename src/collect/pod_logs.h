@@ -1,0 +1,85 @@
+// Container logs into otel_logs, in-process (single-node mode: `kobs serve` next to the
+// simulated cluster, or on the node itself): the kubelet's log files are tailed
+// (agent/tailer.h), each entry stripped of ANSI codes, its severity inferred (the OTLP
+// ingest's rule), and tagged as the original stack's DaemonSet collector tagged it, plus what
+// it missed:
+//   ResourceAttributes k8s.namespace.name, k8s.pod.name, k8s.pod.uid, k8s.container.name,
+//                      k8s.container.restart_count, k8s.node.name, the workload name
+//                      (k8s.deployment.name via the ReplicaSet, k8s.statefulset.name, ...),
+//                      and every pod label both under its raw key (the original's preset) and
+//                      as k8s.pod.labels.<key>
+//   LogAttributes      log.file.path, log.iostream, and the composition id (through the pod's
+//                      owner chain) under its label key
+// Pods are looked up through the API once and cached; a pod that is gone keeps the attributes
+// its path gives.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "agent/tailer.h"
+#include "collect/composition_resolver.h"
+#include "store/otel_rows.h"
+
+namespace kobs {
+class Counter;
+class MetricsRegistry;
+}  // namespace kobs
+
+namespace kobs::k8s {
+class Client;
+}
+
+namespace kobs::store {
+class Writer;
+}
+
+namespace kobs::collect {
+
+struct PodLogsOptions {
+  std::string root;             // the kubelet's pod log directory
+  std::string checkpoint_path;  // tailer offsets ("" = none)
+  std::string label_key = "krateo.io/composition-id";
+  std::chrono::milliseconds poll{250};
+};
+
+// The row of one tailed entry; `pod` is the Pod object (null when unknown).
+store::LogRow PodLogRow(const agent::TailedEntry& entry, const nlohmann::json& pod,
+                        const std::string& workload_kind, const std::string& workload_name,
+                        const std::string& composition_id, const std::string& label_key,
+                        const std::string& file_path);
+
+class PodLogsCollector {
+ public:
+  PodLogsCollector(k8s::Client& client, store::Writer& writer, PodLogsOptions options,
+                   MetricsRegistry& metrics);
+  ~PodLogsCollector();
+
+  absl::Status Start();
+  void Stop();
+  uint64_t rows() const { return rows_.load(); }
+
+ private:
+  struct PodInfo {
+    nlohmann::json pod;
+    std::string workload_kind, workload_name, composition_id;
+  };
+  const PodInfo& Lookup(const agent::ContainerRef& ref);
+  absl::Status Deliver(std::vector<agent::TailedEntry>& entries);
+
+  k8s::Client& client_;
+  store::Writer& writer_;
+  const PodLogsOptions options_;
+  CompositionResolver resolver_;
+  Counter& rows_metric_;
+  std::unique_ptr<agent::Tailer> tailer_;
+  std::map<std::string, PodInfo> pods_;  // by uid; tailer thread only
+  std::atomic<uint64_t> rows_{0};
+  std::jthread thread_;
+};
+
+}  // namespace kobs::collect
