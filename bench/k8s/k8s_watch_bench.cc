@@ -10,8 +10,6 @@
 // client's RSS per 10k objects. Prints medians over --runs and the ratio to the ceiling.
 //
 //   build/bench/k8s/k8s_watch_bench [--objects 20000] [--runs 3]
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +26,7 @@
 
 #include "common/metrics.h"
 #include "k8s/client.h"
+#include "support/sim_child.h"
 #include "k8s/kube_config.h"
 #include "k8s/watcher.h"
 #include "sim/api.h"
@@ -105,35 +104,11 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--objects") == 0) objects = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--runs") == 0) runs = std::atoi(argv[i + 1]);
   }
-  std::string dir = std::filesystem::temp_directory_path() / ("kobs-watch-bench-" +
-                                                               std::to_string(getpid()));
-  int fds[2];
-  if (pipe(fds) != 0) return 1;
-  pid_t child = fork();
-  if (child == 0) {
-    close(fds[0]);
-    Child(dir, objects, fds[1]);
-  }
-  close(fds[1]);
-  std::string kubeconfig;
-  char buf[512];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0) kubeconfig.append(buf, n);
-  close(fds[0]);
-  auto cleanup = [&] {
-    kill(child, SIGKILL);
-    waitpid(child, nullptr, 0);
-    std::filesystem::remove_all(dir);
-  };
-  auto config = kobs::k8s::LoadKubeconfig({kubeconfig});
-  if (kubeconfig.empty() || !config.ok()) {
-    std::fprintf(stderr, "the simulated server did not start\n");
-    cleanup();
-    return 1;
-  }
-  auto client = kobs::k8s::Client::Create(*config, {.qps = 0});
-  if (!client.ok()) return 1;
-  auto cms = (*client)->ResourceByName("configmaps");
+  kobs::bench::SimChild sim("kobs-watch-bench",
+                            [&](const std::string& dir, int fd) { Child(dir, objects, fd); });
+  if (sim.client() == nullptr) return 1;
+  kobs::k8s::Client* client = sim.client();
+  auto cms = client->ResourceByName("configmaps");
   if (!cms.ok()) return 1;
 
   std::vector<double> delivered, ceiling, ratios;
@@ -141,7 +116,7 @@ int main(int argc, char** argv) {
     const std::string ns = "load-" + std::to_string(run);
     std::atomic<int> received{0};
     std::atomic<int64_t> last_ns{0};
-    kobs::k8s::Watcher watcher(**client, *cms, {.namespace_ = ns},
+    kobs::k8s::Watcher watcher(*client, *cms, {.namespace_ = ns},
                                [&](const kobs::k8s::WatchEvent&) {
                                  received++;
                                  last_ns = Clock::now().time_since_epoch().count();
@@ -149,7 +124,7 @@ int main(int argc, char** argv) {
     watcher.Start();
     while (!watcher.synced()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     auto start = Clock::now();
-    (void)(*client)->Create(*cms, "bench",
+    (void)client->Create(*cms, "bench",
                             {{"metadata", {{"name", "go-" + std::to_string(run)}}}});
     while (received < objects) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     double secs = std::chrono::duration<double>(
@@ -158,7 +133,7 @@ int main(int argc, char** argv) {
     watcher.Stop();
     absl::StatusOr<json> done;
     for (int i = 0; i < 500; ++i) {
-      done = (*client)->Get(*cms, "bench", "done-" + std::to_string(run));
+      done = client->Get(*cms, "bench", "done-" + std::to_string(run));
       if (done.ok()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -177,7 +152,7 @@ int main(int argc, char** argv) {
   // Memory: the client's RSS for a watch that keeps every object.
   long before = RssKb();
   {
-    kobs::k8s::Watcher keep(**client, *cms, {.namespace_ = "load-0", .keep_objects = true},
+    kobs::k8s::Watcher keep(*client, *cms, {.namespace_ = "load-0", .keep_objects = true},
                             [](const kobs::k8s::WatchEvent&) {});
     keep.Start();
     while (!keep.synced()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -190,6 +165,5 @@ int main(int argc, char** argv) {
                 (after - before) / 1024.0 * 10000.0 / objects, after - before, objects);
     keep.Stop();
   }
-  cleanup();
   return 0;
 }

@@ -15,8 +15,6 @@
 //
 //   build/bench/sim/sim_scale_bench [--pods 1000] [--deployments 20] [--period 2] [--seconds 30]
 #include <malloc.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,6 +30,7 @@
 
 #include "common/metrics.h"
 #include "k8s/client.h"
+#include "support/sim_child.h"
 #include "k8s/kube_config.h"
 #include "k8s/watcher.h"
 #include "sim/sim_server.h"
@@ -94,40 +93,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "every option must be positive\n");
     return 2;
   }
-  std::string dir = std::filesystem::temp_directory_path() /
-                    ("kobs-sim-scale-" + std::to_string(getpid()));
-  int fds[2];
-  if (pipe(fds) != 0) return 1;
-  pid_t child = fork();
-  if (child == 0) {
-    close(fds[0]);
-    Child(dir, fds[1]);
-  }
-  close(fds[1]);
-  std::string kubeconfig;
-  char buf[512];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0) kubeconfig.append(buf, n);
-  close(fds[0]);
-  auto cleanup = [&] {
-    kill(child, SIGKILL);
-    waitpid(child, nullptr, 0);
-    std::filesystem::remove_all(dir);
-  };
-  auto config = kobs::k8s::LoadKubeconfig({kubeconfig});
-  if (kubeconfig.empty() || !config.ok()) {
-    std::fprintf(stderr, "the simulated cluster did not start\n");
-    cleanup();
-    return 1;
-  }
-  auto client = kobs::k8s::Client::Create(*config, {.qps = 0});
-  if (!client.ok()) return 1;
-  auto deploy_type = (*client)->ResourceByName("deployments");
-  auto pod_type = (*client)->ResourceByName("pods");
-  auto event_type = (*client)->ResourceByName("events");
-  auto ns_type = (*client)->ResourceByName("namespaces");
+  kobs::bench::SimChild sim("kobs-sim-scale",
+                            [](const std::string& dir, int fd) { Child(dir, fd); });
+  if (sim.client() == nullptr) return 1;
+  kobs::k8s::Client* client = sim.client();
+  const pid_t child = sim.pid();
+  auto deploy_type = client->ResourceByName("deployments");
+  auto pod_type = client->ResourceByName("pods");
+  auto event_type = client->ResourceByName("events");
+  auto ns_type = client->ResourceByName("namespaces");
   if (!deploy_type.ok() || !pod_type.ok() || !event_type.ok() || !ns_type.ok()) return 1;
-  (void)(*client)->Create(*ns_type, "", {{"metadata", {{"name", "scale"}}}});
+  (void)client->Create(*ns_type, "", {{"metadata", {{"name", "scale"}}}});
 
   // 1. The load.
   const double cpu0 = CpuSeconds(child);
@@ -154,16 +130,15 @@ int main(int argc, char** argv) {
                         {{"replicas", replicas},
                          {"selector", {{"matchLabels", {{"app", name}}}}},
                          {"template", pod_template}}}};
-    if (!(*client)->Create(*deploy_type, "scale", deployment).ok()) {
+    if (!client->Create(*deploy_type, "scale", deployment).ok()) {
       std::fprintf(stderr, "creating %s failed\n", name.c_str());
-      cleanup();
-      return 1;
+        return 1;
     }
   }
   // 2. Every pod running.
   double running_after = -1;
   for (int i = 0; i < 600; ++i) {
-    auto list = (*client)->List(*pod_type, "scale", {.field_selector = "status.phase=Running"});
+    auto list = client->List(*pod_type, "scale", {.field_selector = "status.phase=Running"});
     if (list.ok() && static_cast<int>(list->items.size()) >= pods) {
       running_after = std::chrono::duration<double>(Clock::now() - start).count();
       break;
@@ -172,14 +147,13 @@ int main(int argc, char** argv) {
   }
   if (running_after < 0) {
     std::fprintf(stderr, "not every pod was Running after 5 minutes\n");
-    cleanup();
     return 1;
   }
   std::printf("pods Running                %8d after %.1f s\n", pods, running_after);
 
   // 3. Events delivered, CPU and memory.
   std::atomic<int64_t> events{0};
-  kobs::k8s::Watcher watcher(**client, *event_type, {},
+  kobs::k8s::Watcher watcher(*client, *event_type, {},
                              [&](const kobs::k8s::WatchEvent&) { events++; });
   watcher.Start();
   while (!watcher.synced()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -210,6 +184,5 @@ int main(int argc, char** argv) {
               100 * (cpu2 - cpu1) / window, 100 * (cpu1 - cpu0) / running_after);
   std::printf("simulator RSS               %8.0f MB now, %.0f MB max sampled, %.0f MB peak (VmHWM)\n",
               ProcKb(child, "VmRSS:") / 1024.0, rss_max / 1024.0, ProcKb(child, "VmHWM:") / 1024.0);
-  cleanup();
   return 0;
 }

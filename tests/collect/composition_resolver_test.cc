@@ -10,9 +10,8 @@
 #include "common/metrics.h"
 #include "k8s/api_status.h"
 #include "k8s/client.h"
-#include "k8s/kube_config.h"
-#include "sim/sim_server.h"
 #include "status_matchers.h"
+#include "sim_cluster.h"
 #include "temp_dir.h"
 
 namespace kobs::collect {
@@ -131,23 +130,16 @@ TEST_F(ResolverTest, AReusedNameIsNotTheSameObject) {
 }
 
 TEST(ResolverSimTest, ResolvesTheCompositionScenarioThroughTheClient) {
-  kobs::testing::TempDir dir;
+  SimCluster sim;
+  ASSERT_NO_FATAL_FAILURE(sim.Start({"composition-crashloop"}));
+  auto& client = sim.client;
   MetricsRegistry metrics;
-  auto server = sim::SimServer::Create(
-      {.port = 0, .dir = dir.Sub("sim"), .time_factor = 20, .scenarios = {"composition-crashloop"}},
-      metrics);
-  ASSERT_THAT(server, IsOk());
-  ASSERT_THAT((*server)->Start(), IsOk());
-  auto config = k8s::LoadKubeconfig({(*server)->kubeconfig_path()});
-  ASSERT_THAT(config, IsOk());
-  auto client = k8s::Client::Create(*config, {.qps = 0});
-  ASSERT_THAT(client, IsOk());
-  CompositionResolver r(FetchWith(**client), {}, metrics);
-  auto pods = (*client)->ResourceByName("pods");
+  CompositionResolver r(FetchWith(*client), {}, metrics);
+  auto pods = client->ResourceByName("pods");
   ASSERT_THAT(pods, IsOk());
   json list;
   for (int i = 0; i < 100; ++i) {
-    auto l = (*client)->List(*pods, "demo-system", {.label_selector = "app=fireworks-demo"});
+    auto l = client->List(*pods, "demo-system", {.label_selector = "app=fireworks-demo"});
     if (l.ok() && !l->items.empty()) {
       list = l->items;
       break;
@@ -155,9 +147,9 @@ TEST(ResolverSimTest, ResolvesTheCompositionScenarioThroughTheClient) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_FALSE(list.empty());
-  auto apps = (*client)->Resource("composition.krateo.io/v1-1-10", "FireworksApp");
+  auto apps = client->Resource("composition.krateo.io/v1-1-10", "FireworksApp");
   ASSERT_THAT(apps, IsOk());
-  auto app = (*client)->Get(*apps, "demo-system", "fireworks-demo");
+  auto app = client->Get(*apps, "demo-system", "fireworks-demo");
   ASSERT_THAT(app, IsOk());
   const std::string uid = (*app)["metadata"]["uid"];
   // The pod has no label: Pod -> ReplicaSet -> Deployment (labelled with the composition's uid).
@@ -176,7 +168,6 @@ TEST(ResolverSimTest, ResolvesTheCompositionScenarioThroughTheClient) {
                   .uid = uid});
   ASSERT_THAT(id, IsOk());
   EXPECT_EQ(*id, uid);
-  (*server)->Stop();
 }
 
 }  // namespace

@@ -13,8 +13,7 @@
 #include "common/metrics.h"
 #include "embedded_store_suite.h"
 #include "k8s/client.h"
-#include "k8s/kube_config.h"
-#include "sim/sim_server.h"
+#include "sim_cluster.h"
 #include "store/schema.h"
 
 namespace kobs::collect {
@@ -65,26 +64,17 @@ TEST_F(EventRowsTest, MapsAnEventAsTheOriginalDataModel) {
 }
 
 TEST_F(EventRowsTest, TheOriginalSqlFindsAScenariosCompositionEvents) {
-  kobs::testing::TempDir dir;
+  SimCluster sim;
+  ASSERT_NO_FATAL_FAILURE(sim.Start({"composition-crashloop", "crashloop-pod"}));
+  auto& client = sim.client;
   MetricsRegistry metrics;
-  auto server = sim::SimServer::Create({.port = 0,
-                                        .dir = dir.Sub("sim"),
-                                        .time_factor = 20,
-                                        .scenarios = {"composition-crashloop", "crashloop-pod"}},
-                                       metrics);
-  ASSERT_THAT(server, IsOk());
-  ASSERT_THAT((*server)->Start(), IsOk());
-  auto config = k8s::LoadKubeconfig({(*server)->kubeconfig_path()});
-  ASSERT_THAT(config, IsOk());
-  auto client = k8s::Client::Create(*config, {.qps = 0});
-  ASSERT_THAT(client, IsOk());
-  CompositionResolver resolver(FetchWith(**client), {}, metrics);
-  auto events = (*client)->ResourceByName("events");
+  CompositionResolver resolver(FetchWith(*client), {}, metrics);
+  auto events = client->ResourceByName("events");
   ASSERT_THAT(events, IsOk());
   // Until both pods of the composition's Deployment and the bare pod are in back-off.
   json items;
   for (int i = 0; i < 100; ++i) {
-    auto l = (*client)->ListAll(*events, "", {});
+    auto l = client->ListAll(*events, "", {});
     ASSERT_THAT(l, IsOk());
     items = (*l)["items"];
     int backoffs = 0, bare = 0;
@@ -107,9 +97,9 @@ TEST_F(EventRowsTest, TheOriginalSqlFindsAScenariosCompositionEvents) {
   }
   ASSERT_THAT(store_->Insert("otel_logs", store::LogColumns(), "RowBinary", data), IsOk());
 
-  auto apps = (*client)->Resource("composition.krateo.io/v1-1-10", "FireworksApp");
+  auto apps = client->Resource("composition.krateo.io/v1-1-10", "FireworksApp");
   ASSERT_THAT(apps, IsOk());
-  auto app = (*client)->Get(*apps, "demo-system", "fireworks-demo");
+  auto app = client->Get(*apps, "demo-system", "fireworks-demo");
   ASSERT_THAT(app, IsOk());
   const std::string uid = (*app)["metadata"]["uid"];
   auto result = store_->Query(chapi::kEventsQuery,
@@ -153,7 +143,6 @@ TEST_F(EventRowsTest, TheOriginalSqlFindsAScenariosCompositionEvents) {
       "ResourceAttributes['telemetry.source'] = 'k8s-events')");
   ASSERT_THAT(same, IsOk());
   EXPECT_EQ(*same, "1");
-  (*server)->Stop();
   EXPECT_GT(rows, 10);
 }
 

@@ -13,8 +13,7 @@
 #include "common/metrics.h"
 #include "embedded_store_suite.h"
 #include "k8s/client.h"
-#include "k8s/kube_config.h"
-#include "sim/sim_server.h"
+#include "sim_cluster.h"
 #include "store/schema.h"
 #include "store/writer.h"
 
@@ -38,33 +37,28 @@ class PodLogsTest : public kobs::testing::EmbeddedStoreSuite {
 };
 
 TEST_F(PodLogsTest, TailsTheSimulatedClusterWithAttributesAndSurvivesARestart) {
-  kobs::testing::TempDir dir;
-  MetricsRegistry metrics;
-  auto server = sim::SimServer::Create(
-      {.port = 0, .dir = dir.Sub("sim"), .time_factor = 10, .scenarios = {"background"}},
-      metrics);
-  ASSERT_THAT(server, IsOk());
-  ASSERT_THAT((*server)->Start(), IsOk());
-  auto config = k8s::LoadKubeconfig({(*server)->kubeconfig_path()});
-  ASSERT_THAT(config, IsOk());
-  auto client = k8s::Client::Create(*config, {.qps = 0});
-  ASSERT_THAT(client, IsOk());
+  SimCluster sim;
+  ASSERT_NO_FATAL_FAILURE(sim.Start({"background"}, /*time_factor=*/10));
+  auto& dir = sim.dir;
+  auto& metrics = sim.metrics;
+  auto& client = sim.client;
+  auto& server = sim.server;
   auto writer = store::Writer::Create(*store_, {.spool_dir = dir.Sub("spool"), .write_ahead = false},
                                       metrics);
   ASSERT_THAT(writer, IsOk());
-  PodLogsOptions options{.root = (*server)->log_dir(), .checkpoint_path = dir.Sub("offsets.json"),
+  PodLogsOptions options{.root = server->log_dir(), .checkpoint_path = dir.Sub("offsets.json"),
                          .poll = std::chrono::milliseconds(100)};
-  auto collector = std::make_unique<PodLogsCollector>(**client, **writer, options, metrics);
+  auto collector = std::make_unique<PodLogsCollector>(*client, **writer, options, metrics);
   ASSERT_THAT(collector->Start(), IsOk());
   for (int i = 0; i < 100 && collector->rows() < 50; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   collector->Stop();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // lines written while it is down
-  collector = std::make_unique<PodLogsCollector>(**client, **writer, options, metrics);
+  collector = std::make_unique<PodLogsCollector>(*client, **writer, options, metrics);
   ASSERT_THAT(collector->Start(), IsOk());
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
-  (*server)->Stop();  // no more lines
+  server->Stop();  // no more lines
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   collector->Stop();
   (*writer)->Stop();
@@ -87,7 +81,7 @@ TEST_F(PodLogsTest, TailsTheSimulatedClusterWithAttributesAndSurvivesARestart) {
             "0");
   // Every line of every file is in the store exactly once.
   int64_t lines = 0;
-  for (const auto& f : std::filesystem::recursive_directory_iterator((*server)->log_dir())) {
+  for (const auto& f : std::filesystem::recursive_directory_iterator(server->log_dir())) {
     if (!f.is_regular_file() || f.path().extension() != ".log") continue;
     std::ifstream in(f.path());
     for (std::string l; std::getline(in, l);) ++lines;

@@ -83,6 +83,18 @@ class KubectlTest : public ::testing::Test {
     });
   }
 
+  // Polls `kubectl <args>` until its output contains `want` (about 30 s at most, kubectl takes
+  // a while per call); returns the last output.
+  std::string WaitFor(const std::string& args, const std::string& want, int tries = 300) {
+    std::string out;
+    for (int i = 0; i < tries; ++i) {
+      out = Kubectl(args).out;
+      if (out.find(want) != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return out;
+  }
+
   nlohmann::json Json(const std::string& args) {
     Result r = Kubectl(args + " -o json");
     EXPECT_EQ(r.code, 0) << r.out;

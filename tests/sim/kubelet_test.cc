@@ -21,19 +21,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using nlohmann::json;
 
-class KubeletTest : public KubectlClusterTest {
- protected:
-  // Polls `kubectl <args>` until its output contains `want` (about 20 s at most).
-  std::string WaitFor(const std::string& args, const std::string& want) {
-    std::string out;
-    for (int i = 0; i < 200; ++i) {
-      out = Kubectl(args).out;
-      if (out.find(want) != std::string::npos) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return out;
-  }
-};
+using KubeletTest = KubectlClusterTest;
 
 constexpr char kLeaky[] = R"(apiVersion: apps/v1
 kind: Deployment

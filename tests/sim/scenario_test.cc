@@ -26,15 +26,6 @@ class ScenarioTest : public KubectlClusterTest {
     KubectlClusterTest::SetUp();
   }
   void SetUp() override {}  // each test plays its scenario
-  std::string WaitFor(const std::string& args, const std::string& want, int tenths = 300) {
-    std::string out;
-    for (int i = 0; i < tenths; ++i) {
-      out = Kubectl(args).out;
-      if (out.find(want) != std::string::npos) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return out;
-  }
 };
 
 TEST_F(ScenarioTest, CrashloopPodIsTheOriginalDemo) {
