@@ -8,6 +8,7 @@
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "k8s/api_status.h"
 #include "k8s/client.h"
 #include "k8s/objects.h"
 #include "otlp/severity.h"
@@ -81,9 +82,11 @@ const PodLogsCollector::PodInfo& PodLogsCollector::Lookup(const agent::Container
   auto it = pods_.find(ref.uid);
   if (it != pods_.end()) return it->second;
   PodInfo info;
+  bool settled = false;  // an answer worth keeping: the pod, or that it is gone
   absl::StatusOr<k8s::ResourceInfo> pods = client_.Resource("v1", "Pod");
   if (pods.ok()) {
     absl::StatusOr<json> pod = client_.Get(*pods, ref.ns, ref.pod);
+    settled = pod.ok() || k8s::ApiReason(pod.status()) == "NotFound";
     absl::StatusOr<k8s::ObjectMeta> meta =
         pod.ok() ? k8s::DecodeObjectMeta(*pod) : absl::StatusOr<k8s::ObjectMeta>(pod.status());
     if (meta.ok() && meta->uid == ref.uid) {  // not a later pod of the same name
@@ -110,6 +113,11 @@ const PodLogsCollector::PodInfo& PodLogsCollector::Lookup(const agent::Container
           {.api_version = "v1", .kind = "Pod", .namespace_ = ref.ns, .name = ref.pod, .uid = ref.uid});
       if (id.ok()) info.composition_id = *id;
     }
+  }
+  // A transient failure is not remembered: the pod's next entries look it up again.
+  if (!settled) {
+    unsettled_ = std::move(info);
+    return unsettled_;
   }
   return pods_.emplace(ref.uid, std::move(info)).first->second;
 }

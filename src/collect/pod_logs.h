@@ -78,6 +78,7 @@ class PodLogsCollector {
   Counter& rows_metric_;
   std::unique_ptr<agent::Tailer> tailer_;
   std::map<std::string, PodInfo> pods_;  // by uid; tailer thread only
+  PodInfo unsettled_;                    // the last lookup that failed transiently
   std::atomic<uint64_t> rows_{0};
   std::jthread thread_;
 };
