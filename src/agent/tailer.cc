@@ -301,7 +301,10 @@ absl::StatusOr<size_t> Tailer::Poll(bool flush_entries) {
     n += undelivered_.size();
     undelivered_.clear();
   }
-  if (absl::Status s = Discover(); !s.ok()) return s;
+  if (Steady::now() - last_scan_ >= options_.rescan_interval) {
+    if (absl::Status s = Discover(); !s.ok()) return s;
+    last_scan_ = Steady::now();
+  }
   std::vector<TailedEntry> out;
   for (auto& [path, f] : files_) Read(*f, out, flush_entries);
   if (!out.empty()) {

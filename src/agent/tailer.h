@@ -44,6 +44,9 @@ struct TailerOptions {
   // A pending multi-line entry is handed over after this long without a next line.
   std::chrono::milliseconds flush_after{std::chrono::seconds(2)};
   size_t read_chunk = 256 << 10;  // bytes read per file per poll, at most
+  // The directory tree is walked for new files at most this often (known files are read, and
+  // their rotation or removal noticed, at every poll).
+  std::chrono::milliseconds rescan_interval{1000};
 };
 
 class Tailer {
@@ -77,6 +80,7 @@ class Tailer {
   std::map<std::string, std::unique_ptr<File>> files_;  // by path
   std::map<std::string, std::pair<uint64_t, uint64_t>> restored_;  // path -> (inode, offset)
   std::vector<TailedEntry> undelivered_;  // refused by the sink; offered again first
+  std::chrono::steady_clock::time_point last_scan_{};
   uint64_t lines_read_ = 0;
   uint64_t parse_errors_ = 0;
 };

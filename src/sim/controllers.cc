@@ -179,6 +179,7 @@ void ControllerManager::Run() {
   Resync();
   auto last_resync = std::chrono::steady_clock::now();
   auto last_node = last_resync;
+  auto last_lease = last_resync - std::chrono::hours(1);
   while (!stop_ && !api_.store().closed()) {
     // The next due key, if any.
     std::optional<Key> due;
@@ -212,6 +213,11 @@ void ControllerManager::Run() {
     if (std::chrono::steady_clock::now() - last_node >= std::chrono::seconds(1)) {
       ReconcileNode(*this);
       last_node = std::chrono::steady_clock::now();
+    }
+    // The node's heartbeat Lease, every 10 s as the kubelet renews it.
+    if (std::chrono::steady_clock::now() - last_lease >= std::chrono::seconds(10)) {
+      RenewNodeLease(*this);
+      last_lease = std::chrono::steady_clock::now();
     }
     if (std::chrono::steady_clock::now() - last_resync >= options_.resync) {
       Resync();

@@ -7,7 +7,6 @@
 
 #include <fmt/format.h>
 
-#include "absl/synchronization/mutex.h"
 #include "k8s/patch.h"
 #include "sim/object_meta.h"
 
@@ -106,7 +105,6 @@ json StatsSummary(ControllerManager& m) {
   FsUsage fs = Statvfs(o.node.log_dir);
   // Pods by uid, from the API (the kubelet's own pod manager).
   std::map<std::string, json> pods;
-  auto pod_type = m.api().registry().Find("", "v1", "pods");
   absl::StatusOr<ObjectStore::Snapshot> all = m.api().store().List("/pods", "");
   if (all.ok()) {
     for (const json& p : all->items) {
@@ -191,7 +189,6 @@ json StatsSummary(ControllerManager& m) {
          {"startTime", now},
          {"cpu", Cpu(20, 0, now)},
          {"memory", Memory(int64_t{40} << 20, 0, now)}}}}};
-  (void)pod_type;
   return {{"node", std::move(node)}, {"pods", std::move(pod_stats)}};
 }
 
@@ -216,7 +213,7 @@ std::optional<json> NodeProxy(ControllerManager& m, const std::string& node,
   return std::nullopt;
 }
 
-static void RenewNodeLease(ControllerManager& m) {
+void RenewNodeLease(ControllerManager& m) {
   const ControllerOptions& o = m.options();
   auto leases = m.api().registry().Find("coordination.k8s.io", "v1", "leases");
   if (leases == nullptr) return;
@@ -239,18 +236,6 @@ static void RenewNodeLease(ControllerManager& m) {
 
 void ReconcileNode(ControllerManager& m) {
   const ControllerOptions& o = m.options();
-  // The node's heartbeat Lease, renewed every 10 s as the kubelet renews it.
-  {
-    static absl::Mutex mu;
-    static auto* renewed = new std::map<const ControllerManager*, std::chrono::steady_clock::time_point>();
-    absl::MutexLock lock(&mu);
-    auto now = std::chrono::steady_clock::now();
-    auto& last = (*renewed)[&m];
-    if (now - last >= std::chrono::seconds(10)) {
-      last = now;
-      RenewNodeLease(m);
-    }
-  }
   auto nodes = m.api().registry().Find("", "v1", "nodes");
   absl::StatusOr<json> node = m.api().Get(*nodes, "", o.node_name);
   if (!node.ok()) return;

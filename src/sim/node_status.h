@@ -31,5 +31,7 @@ std::optional<nlohmann::json> NodeProxy(ControllerManager& m, const std::string&
 // Brings the Node's conditions and heartbeat up to date, recording the kubelet's events when a
 // condition changes (NodeHasInsufficientMemory, NodeHasSufficientMemory, ...).
 void ReconcileNode(ControllerManager& m);
+// Renews (or creates) the node's heartbeat Lease in kube-node-lease.
+void RenewNodeLease(ControllerManager& m);
 
 }  // namespace kobs::sim
