@@ -1,6 +1,13 @@
 #include "k8s/objects.h"
 
+#include <cctype>
+#include <cmath>
 #include <string_view>
+
+#include <fmt/format.h>
+
+#include "absl/strings/numbers.h"
+#include "common/absl_compat.h"
 
 namespace kobs::k8s {
 namespace {
@@ -203,6 +210,36 @@ absl::StatusOr<Lease> DecodeLease(const json& o) {
   l.renew_time = S(spec, "renewTime");
   l.lease_transitions = I(spec, "leaseTransitions");
   return l;
+}
+
+absl::StatusOr<int64_t> ParseQuantityMilli(std::string_view q) {
+  if (q.empty()) return absl::InvalidArgumentError("empty quantity");
+  static const std::pair<std::string_view, double> kSuffixes[] = {
+      {"Ki", 1024.0},  {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
+      {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0}, {"m", 1e-3}, {"k", 1e3},
+      {"M", 1e6},      {"G", 1e9},        {"T", 1e12},          {"P", 1e15},  {"E", 1e18}};
+  double scale = 1;
+  std::string_view number = q;
+  for (const auto& [suffix, s] : kSuffixes) {
+    if (q.size() > suffix.size() && q.substr(q.size() - suffix.size()) == suffix) {
+      scale = s;
+      number = q.substr(0, q.size() - suffix.size());
+      break;
+    }
+  }
+  for (char c : number) {
+    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '+' || c == '-' ||
+          ((c == 'e' || c == 'E') && scale == 1))) {
+      return absl::InvalidArgumentError(fmt::format("invalid quantity \"{}\"", q));
+    }
+  }
+  double v = 0;
+  if (!absl::SimpleAtod(ToAbsl(number), &v) || !std::isfinite(v)) {
+    return absl::InvalidArgumentError(fmt::format("invalid quantity \"{}\"", q));
+  }
+  double milli = v * scale * 1000.0;
+  if (std::fabs(milli) > 9e18) return absl::InvalidArgumentError("quantity out of range");
+  return static_cast<int64_t>(std::llround(milli));
 }
 
 }  // namespace kobs::k8s

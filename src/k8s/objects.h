@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -126,5 +127,9 @@ absl::StatusOr<ObjectMeta> DecodeObjectMeta(const nlohmann::json& object);
 absl::StatusOr<Event> DecodeEvent(const nlohmann::json& object);
 absl::StatusOr<Pod> DecodePod(const nlohmann::json& object);
 absl::StatusOr<Lease> DecodeLease(const nlohmann::json& object);
+
+// A quantity ("64Mi", "250m", "1.5G", "2e3") in thousandths of its unit, so that CPU reads in
+// millicores and memory in milli-bytes. InvalidArgument when malformed.
+absl::StatusOr<int64_t> ParseQuantityMilli(std::string_view quantity);
 
 }  // namespace kobs::k8s

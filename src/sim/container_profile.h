@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
+#include "k8s/objects.h"
 
 namespace kobs::sim {
 
@@ -47,9 +48,7 @@ struct ContainerProfile {
   std::optional<std::chrono::milliseconds> healthy_for;
 };
 
-// A Kubernetes quantity ("64Mi", "250m", "1.5G", "2e3") in thousandths of its unit, so that
-// CPU reads in millicores and memory in milli-bytes. InvalidArgument when malformed.
-absl::StatusOr<int64_t> ParseQuantityMilli(std::string_view quantity);
+using k8s::ParseQuantityMilli;
 // "30s", "5m", "1h", "1.5s", "250ms".
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
