@@ -1,9 +1,11 @@
 // The collection role of `kobs serve`: the cluster connection (a kubeconfig, or the pod's
 // in-cluster service account), leader election on a Lease so that one replica collects
 // events, the EventCollector, started while leading and stopped when leadership is lost, and
-// in single-node mode the pod log tailer (every replica tails its own node's files).
+// cluster-level metrics (nodes, deployments, pods) on the same leader, and in single-node mode
+// the node agent in-process (every replica collects its own node's logs and metrics).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -20,6 +22,10 @@ class MetricsRegistry;
 
 namespace kobs::store {
 class Writer;
+}
+
+namespace kobs::k8s {
+class Client;
 }
 
 namespace kobs::collect {
@@ -41,11 +47,20 @@ struct EventsServiceOptions {
   // real cluster the node agent does it on each node).
   std::string pod_logs_dir;
   std::string pod_logs_checkpoint = "./kobs-pod-logs.json";
+  // Cluster metrics (by the leader) and, with pod_logs_dir, the node's kubelet and host
+  // metrics, this often (0 = none).
+  std::chrono::milliseconds metrics_interval{std::chrono::seconds(60)};
+  // The node whose kubelet is read in single-node mode ("" = the cluster's only node).
+  std::string node_name;
 
   bool enabled() const {
-    return (in_cluster || !kubeconfig.empty()) && (events || !pod_logs_dir.empty());
+    return (in_cluster || !kubeconfig.empty()) &&
+           (events || !pod_logs_dir.empty() || metrics_interval.count() > 0);
   }
 };
+
+// A client of the configured cluster (the kubeconfig's context, or the pod's service account).
+absl::StatusOr<std::unique_ptr<k8s::Client>> ConnectCluster(const EventsServiceOptions& options);
 
 // The `k8s` section of kobs.yaml.
 absl::StatusOr<EventsServiceOptions> ParseEventsServiceOptions(const YAML::Node& node);

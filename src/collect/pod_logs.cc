@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "agent/log_line.h"
+#include "collect/exporter.h"
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -12,7 +13,6 @@
 #include "k8s/client.h"
 #include "k8s/objects.h"
 #include "otlp/severity.h"
-#include "store/writer.h"
 
 namespace kobs::collect {
 
@@ -52,6 +52,7 @@ store::LogRow PodLogRow(const agent::TailedEntry& t, const json& pod,
     r.emplace_back(fmt::format("k8s.{}.name", kind), workload_name);
   }
   row.service_name = workload_name.empty() ? t.ref.container : workload_name;
+  r.emplace_back("service.name", row.service_name);
   row.log_attributes = {{"log.file.path", file_path}, {"log.iostream", t.entry.stream}};
   if (!composition_id.empty()) row.log_attributes.emplace_back(label_key, composition_id);
   if (t.truncated) row.log_attributes.emplace_back("log.truncated", "true");
@@ -68,13 +69,13 @@ store::LogRow PodLogRow(const agent::TailedEntry& t, const json& pod,
   return row;
 }
 
-PodLogsCollector::PodLogsCollector(k8s::Client& client, store::Writer& writer,
+PodLogsCollector::PodLogsCollector(k8s::Client& client, Exporter& exporter,
                                    PodLogsOptions options, MetricsRegistry& metrics)
     : client_(client),
-      writer_(writer),
+      exporter_(exporter),
       options_(std::move(options)),
       resolver_(FetchWith(client), {.label_key = options_.label_key}, metrics),
-      rows_metric_(metrics.GetCounter("kobs_pod_log_rows_total", "Container log rows stored.")) {}
+      rows_metric_(metrics.GetCounter("kobs_pod_log_rows_total", "Container log rows stored, or buffered for the server.")) {}
 
 PodLogsCollector::~PodLogsCollector() { Stop(); }
 
@@ -123,21 +124,18 @@ const PodLogsCollector::PodInfo& PodLogsCollector::Lookup(const agent::Container
 }
 
 absl::Status PodLogsCollector::Deliver(std::vector<agent::TailedEntry>& entries) {
-  store::TableRows part{.table = "otel_logs", .columns = &store::LogColumns()};
+  std::vector<store::LogRow> rows;
+  rows.reserve(entries.size());
   for (const agent::TailedEntry& e : entries) {
     const PodInfo& info = Lookup(e.ref);
     const std::string path = fmt::format("{}/{}_{}_{}/{}/{}.log", options_.root, e.ref.ns,
                                          e.ref.pod, e.ref.uid, e.ref.container, e.ref.restart);
-    store::EncodeLogRow(PodLogRow(e, info.pod, info.workload_kind, info.workload_name,
-                                  info.composition_id, options_.label_key, path),
-                        &part.data);
-    ++part.rows;
+    rows.push_back(PodLogRow(e, info.pod, info.workload_kind, info.workload_name,
+                             info.composition_id, options_.label_key, path));
   }
-  if (part.rows == 0) return absl::OkStatus();
-  const uint64_t n = part.rows;
-  std::vector<store::TableRows> parts;
-  parts.push_back(std::move(part));
-  absl::Status s = writer_.Write(std::move(parts));
+  if (rows.empty()) return absl::OkStatus();
+  const uint64_t n = rows.size();
+  absl::Status s = exporter_.ExportLogs(rows);
   if (s.ok()) {
     rows_ += n;
     rows_metric_.Inc(static_cast<double>(n));

@@ -1,5 +1,5 @@
-// Container logs into otel_logs, in-process (single-node mode: `kobs serve` next to the
-// simulated cluster, or on the node itself): the kubelet's log files are tailed
+// Container logs, to the store in-process (single-node mode: `kobs serve` next to the simulated
+// cluster) or to the server over OTLP (`kobs agent`, collect/exporter.h): the kubelet's log files are tailed
 // (agent/tailer.h), each entry stripped of ANSI codes, its severity inferred (the OTLP
 // ingest's rule), and tagged as the original stack's DaemonSet collector tagged it, plus what
 // it missed:
@@ -34,11 +34,9 @@ namespace kobs::k8s {
 class Client;
 }
 
-namespace kobs::store {
-class Writer;
-}
-
 namespace kobs::collect {
+
+class Exporter;
 
 struct PodLogsOptions {
   std::string root;             // the kubelet's pod log directory
@@ -55,7 +53,7 @@ store::LogRow PodLogRow(const agent::TailedEntry& entry, const nlohmann::json& p
 
 class PodLogsCollector {
  public:
-  PodLogsCollector(k8s::Client& client, store::Writer& writer, PodLogsOptions options,
+  PodLogsCollector(k8s::Client& client, Exporter& exporter, PodLogsOptions options,
                    MetricsRegistry& metrics);
   ~PodLogsCollector();
 
@@ -72,7 +70,7 @@ class PodLogsCollector {
   absl::Status Deliver(std::vector<agent::TailedEntry>& entries);
 
   k8s::Client& client_;
-  store::Writer& writer_;
+  Exporter& exporter_;
   const PodLogsOptions options_;
   CompositionResolver resolver_;
   Counter& rows_metric_;

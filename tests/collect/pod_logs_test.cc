@@ -3,6 +3,8 @@
 // severities inferred, stack traces recombined, and a restart that neither loses nor repeats.
 #include "collect/pod_logs.h"
 
+#include "collect/exporter.h"
+
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -48,14 +50,15 @@ TEST_F(PodLogsTest, TailsTheSimulatedClusterWithAttributesAndSurvivesARestart) {
   ASSERT_THAT(writer, IsOk());
   PodLogsOptions options{.root = server->log_dir(), .checkpoint_path = dir.Sub("offsets.json"),
                          .poll = std::chrono::milliseconds(100)};
-  auto collector = std::make_unique<PodLogsCollector>(*client, **writer, options, metrics);
+  StoreExporter exporter(**writer, metrics);
+  auto collector = std::make_unique<PodLogsCollector>(*client, exporter, options, metrics);
   ASSERT_THAT(collector->Start(), IsOk());
   for (int i = 0; i < 100 && collector->rows() < 50; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   collector->Stop();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // lines written while it is down
-  collector = std::make_unique<PodLogsCollector>(*client, **writer, options, metrics);
+  collector = std::make_unique<PodLogsCollector>(*client, exporter, options, metrics);
   ASSERT_THAT(collector->Start(), IsOk());
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   server->Stop();  // no more lines
