@@ -142,6 +142,36 @@ const std::vector<OptionDoc>& Options() {
                               "in-process into otel_logs (empty: no pod logs here).", ""),
       Opt("k8s.pod_logs_checkpoint", "Offsets of the tailed log files, so a restart neither "
                                      "loses nor repeats lines.", "./kobs-pod-logs.json"),
+      Opt("k8s.metrics_interval", "Cluster metrics (node conditions and allocatable, "
+                                  "deployment replicas, pod phases; by the leader) and, with "
+                                  "pod_logs_dir, the node's kubelet and host metrics, this "
+                                  "often (0: none).", "60s"),
+      Opt("k8s.node_name", "Single-node mode: the node whose kubelet is read; empty: the "
+                           "cluster's only node.", ""),
+      Opt("agent.listen", "`kobs agent`: address of its /healthz, /readyz and /metrics.",
+          "127.0.0.1:9465"),
+      Opt("agent.endpoint", "The server's OTLP/HTTP base URL the agent ships to.",
+          "http://127.0.0.1:4318", {"OTEL_EXPORTER_OTLP_ENDPOINT"}),
+      Opt("agent.bearer_token", "Sent as `Authorization: Bearer` (the server's "
+                                "otlp.bearer_token).", ""),
+      Opt("agent.ca_file", "CA bundle for an https endpoint with a private CA.", ""),
+      Opt("agent.buffer_dir", "Disk buffer of batches not yet accepted by the server (kept "
+                              "across restarts).", "./kobs-agent-buffer"),
+      Opt("agent.buffer_max_bytes", "Its size bound: beyond it log tailing pauses (lines wait "
+                                    "in their files) and metric samples are dropped.", "256MiB"),
+      Opt("agent.node_name", "This node's name (for its kubelet and k8s.node.name).", "",
+          {"K8S_NODE_NAME"}),
+      Opt("agent.pod_logs_dir", "The kubelet's pod log directory (empty: no logs).",
+          "/var/log/pods"),
+      Opt("agent.checkpoint", "Offsets of the tailed log files.", "./kobs-agent-offsets.json"),
+      Opt("agent.metrics_interval", "Kubelet and host metrics this often (0: none).", "60s"),
+      Opt("agent.kubelet_metrics", "Read the kubelet's /stats/summary and /pods (through the "
+                                   "API server's node proxy).", "true"),
+      Opt("agent.host_metrics", "Read the host's CPU, memory, filesystem and network metrics.",
+          "true"),
+      Opt("agent.proc_root", "Where the host's /proc is mounted.", "/proc"),
+      Opt("agent.host_root", "Where the host's root is mounted (for filesystem usage); empty: "
+                             "/.", ""),
       Opt("shutdown_grace", "Time in-flight requests get to finish on SIGTERM/SIGINT.", "10s"),
   };
   return *options;
@@ -196,7 +226,8 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   KobsConfig c;
   KOBS_RETURN_IF_ERROR(
       CheckKeys(root,
-                {"log", "store", "otlp", "mcp", "api", "clickhouse_http", "k8s", "shutdown_grace"},
+                {"log", "store", "otlp", "mcp", "api", "clickhouse_http", "k8s", "agent",
+                 "shutdown_grace"},
                 "kobs.yaml"));
   YAML::Node log = Child(root, "log");
   KOBS_RETURN_IF_ERROR(CheckKeys(log, {"level", "format"}, "log"));
@@ -254,6 +285,11 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   auto k8s = collect::ParseEventsServiceOptions(Child(root, "k8s"));
   if (!k8s.ok()) return k8s.status();
   c.k8s = *k8s;
+  auto agent = collect::ParseAgentConfig(Child(root, "agent"));
+  if (!agent.ok()) return agent.status();
+  c.agent = *agent;
+  c.agent.node.label_key = c.k8s.composition_label;
+  c.agent.node.logs.label_key = c.k8s.composition_label;
   KOBS_RETURN_IF_ERROR(ReadDuration(root, "shutdown_grace", &c.shutdown_grace));
   std::string host;
   uint16_t port;

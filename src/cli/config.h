@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "chapi/clickhouse_endpoint.h"
 #include "collect/events_service.h"
+#include "collect/node_agent.h"
 #include "mcp/http_transport.h"
 #include "otlp/http_receiver.h"
 #include "store/embedded_store.h"
@@ -38,6 +39,7 @@ struct KobsConfig {
   std::string clickhouse_listen = "127.0.0.1:8123";
   chapi::ClickHouseEndpointOptions clickhouse;
   collect::EventsServiceOptions k8s;
+  collect::AgentConfig agent;
   std::chrono::milliseconds shutdown_grace{10'000};
 };
 

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/agent.h"
 #include "cli/config.h"
 #include "cli/serve.h"
 #include "cli/sim.h"
@@ -168,6 +169,12 @@ int main(int argc, char** argv) {
   std::string serve_kubeconfig;
   serve->add_option("--kubeconfig", serve_kubeconfig,
                     "Collect from the cluster of this kubeconfig (k8s.kubeconfig)");
+  CLI::App* agent = app.add_subcommand(
+      "agent", "Run the node agent: this node's pod logs and kubelet and host metrics, shipped "
+               "to the server over OTLP (options: agent.*)");
+  std::string agent_kubeconfig;
+  agent->add_option("--kubeconfig", agent_kubeconfig,
+                    "Cluster of this kubeconfig (k8s.kubeconfig; in a pod: k8s.in_cluster)");
   CLI::App* sql = app.add_subcommand(
       "sql", "Run SQL on the running server's ClickHouse endpoint, or on the data directory");
   std::string query, format, url;
@@ -288,6 +295,14 @@ int main(int argc, char** argv) {
       return 1;
     }
     return RunServe(*config);
+  }
+  if (agent->parsed()) {
+    if (!agent_kubeconfig.empty()) config->k8s.kubeconfig = agent_kubeconfig;
+    if (config->k8s.in_cluster && !config->k8s.kubeconfig.empty()) {
+      std::fprintf(stderr, "kobs: --kubeconfig and k8s.in_cluster exclude each other\n");
+      return 1;
+    }
+    return RunAgent(*config);
   }
   if (version->parsed()) return RunVersion(*config);
   if (mcp->parsed()) return RunMcpStdio(*config, url);

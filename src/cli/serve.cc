@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "chapi/clickhouse_endpoint.h"
+#include "cli/http_util.h"
 #include "cli/signals.h"
 #include "collect/events_service.h"
 #include "common/absl_compat.h"
@@ -59,29 +60,6 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenStore(const KobsConfig& c) {
   return std::unique_ptr<store::Store>(std::move(*embedded));
 }
 
-absl::StatusOr<std::unique_ptr<net::HttpServer>> MakeServer(const std::string& listen,
-                                                            const std::string& name,
-                                                            MetricsRegistry& metrics,
-                                                            int workers = 4,
-                                                            uint64_t max_body = 64ull << 20,
-                                                            decltype(net::HttpServerOptions::error_body)
-                                                                error_body = nullptr) {
-  net::HttpServerOptions o;
-  absl::Status s = SplitHostPort(listen, &o.host, &o.port);
-  if (!s.ok()) return s;
-  o.name = name;
-  o.worker_threads = workers;
-  o.max_body_bytes = max_body;
-  o.error_body = std::move(error_body);
-  return net::HttpServer::Create(o, metrics);
-}
-
-// "http://host:port" for a listen address and the port actually bound.
-std::string Url(const std::string& listen, int port, bool http = true) {
-  std::string host = listen.substr(0, listen.rfind(':'));
-  return fmt::format("{}{}:{}", http ? "http://" : "", host, port);
-}
-
 }  // namespace
 
 int RunServe(const KobsConfig& c) {
@@ -101,18 +79,8 @@ int RunServe(const KobsConfig& c) {
 
   auto api = MakeServer(c.api_listen, "api", metrics);
   if (!api.ok()) return Fail("cannot listen for the API", api.status());
-  (*api)->Route("/healthz", [](const net::Request&, net::ResponseWriter& w) {
-    net::Reply(w, 200, "text/plain; charset=utf-8", "ok\n");
-  });
-  (*api)->Route("/readyz", [&ready](const net::Request&, net::ResponseWriter& w) {
-    if (ready.load()) {
-      net::Reply(w, 200, "text/plain; charset=utf-8", "ready\n");
-    } else {
-      net::Reply(w, 503, "text/plain; charset=utf-8", "not ready: schema not in place yet\n");
-    }
-  });
-  (*api)->Route("/metrics", [&metrics](const net::Request&, net::ResponseWriter& w) {
-    net::Reply(w, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render());
+  RouteHealth(**api, metrics, [&ready]() -> std::string {
+    return ready.load() ? "" : "schema not in place yet";
   });
 
   std::unique_ptr<chapi::ClickHouseEndpoint> endpoint;
