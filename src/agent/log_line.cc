@@ -21,6 +21,8 @@ bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.s
 // "java.lang.IllegalStateException: x", "org.foo.BarError", "Caused by: ...".
 bool JavaExceptionLine(std::string_view line) {
   if (StartsWith(line, "Caused by: ") || StartsWith(line, "Suppressed: ")) return true;
+  // A class name is short: look at the head only (log lines can be megabytes).
+  line = line.substr(0, 512);
   size_t end = line.find_first_of(": ");
   std::string_view name = line.substr(0, end);
   if (name.find('.') == std::string_view::npos) return false;
@@ -97,6 +99,13 @@ LineAssembler::Pending& LineAssembler::For(const std::string& stream) {
 
 std::optional<LineAssembler::Line> LineAssembler::Add(LogLine part) {
   Pending& p = For(part.stream);
+  if (!p.active && part.text.size() <= max_bytes_) {
+    p.line = Line{part.time_unix_nano, std::move(part.stream), std::move(part.text), false};
+    p.active = true;
+    if (part.partial) return std::nullopt;
+    p.active = false;
+    return std::move(p.line);
+  }
   if (!p.active) {
     p.line = Line{part.time_unix_nano, part.stream, "", false};
     p.active = true;
@@ -143,6 +152,12 @@ bool Recombiner::Continues(const Open& open, std::string_view line) const {
 
 std::vector<Recombiner::Entry> Recombiner::Add(const LineAssembler::Line& line) {
   std::vector<Entry> done;
+  LineAssembler::Line copy = line;
+  Add(std::move(copy), &done);
+  return done;
+}
+
+void Recombiner::Add(LineAssembler::Line&& line, std::vector<Entry>* done) {
   auto it = std::find_if(open_.begin(), open_.end(),
                          [&](const Open& o) { return o.entry.stream == line.stream; });
   if (it != open_.end()) {
@@ -154,20 +169,19 @@ std::vector<Recombiner::Entry> Recombiner::Add(const LineAssembler::Line& line) 
       // A Python traceback ends with its first unindented line after the frames.
       if (it->mode == Open::Mode::kPython && !StartsWith(line.text, " ") &&
           !StartsWith(line.text, "Traceback ")) {
-        done.push_back(std::move(it->entry));
+        done->push_back(std::move(it->entry));
         open_.erase(it);
       }
-      return done;
+      return;
     }
-    done.push_back(std::move(it->entry));
+    done->push_back(std::move(it->entry));
     open_.erase(it);
   }
   Open o;
-  o.entry = Entry{line.time_unix_nano, line.stream, line.text, 1};
   if (GoroutineHeader(line.text) || StartsWith(line.text, "panic: ")) o.mode = Open::Mode::kGo;
   if (StartsWith(line.text, "Traceback (most recent call last):")) o.mode = Open::Mode::kPython;
+  o.entry = Entry{line.time_unix_nano, std::move(line.stream), std::move(line.text), 1};
   open_.push_back(std::move(o));
-  return done;
 }
 
 bool Recombiner::pending(const std::string& stream) const {

@@ -80,6 +80,9 @@ class Recombiner {
   };
   // The entries that `line` completes (zero, one, or one per stream when streams alternate).
   std::vector<Entry> Add(const LineAssembler::Line& line);
+  // The same, taking the line's text and appending the completed entries to `done` (the
+  // tailer's path: no copies of the text, no vector per line).
+  void Add(LineAssembler::Line&& line, std::vector<Entry>* done);
   // Every pending entry (at the end of a file, or after a quiet interval).
   std::vector<Entry> Flush();
   bool pending() const { return !open_.empty(); }

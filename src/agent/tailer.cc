@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -20,6 +22,9 @@ using nlohmann::json;
 using Steady = std::chrono::steady_clock;
 
 constexpr uint64_t kHeadBytes = 256;
+
+// The held-back positions of a file are kept per stream: stdout, and anything else (stderr).
+int Slot(const std::string& stream) { return stream == "stdout" ? 0 : 1; }
 
 bool ParseLogPath(const std::string& relative, ContainerRef* ref) {
   // <ns>_<pod>_<uid>/<container>/<n>.log; namespaces and pod names have no '_', uids neither.
@@ -46,16 +51,18 @@ bool ParseLogPath(const std::string& relative, ContainerRef* ref) {
 
 struct Tailer::File {
   std::string path;
-  ContainerRef ref;
+  std::shared_ptr<const ContainerRef> ref;
   int fd = -1;
   uint64_t ino = 0;
   uint64_t offset = 0;  // bytes of the open file consumed into `buffer` or lines
-  std::string buffer;   // bytes after the last newline
+  std::string buffer;   // bytes after the last newline (a partial line)
   std::string head;     // the file's first bytes, to tell a copytruncate that kept the size
   LineAssembler assembler;
   Recombiner recombiner;
-  // Where each stream's held-back content starts (in the assembler, then the recombiner).
-  std::map<std::string, uint64_t> assembling_from, entry_from;
+  // Where each stream's held-back content starts (in the assembler, then the recombiner), by
+  // Slot(stream).
+  std::array<std::optional<uint64_t>, 2> assembling_from, entry_from;
+  std::vector<Recombiner::Entry> done;  // reused for every line
   Steady::time_point last_line = Steady::now();
   bool gone = false;  // the path vanished: drain, then forget
 
@@ -66,15 +73,15 @@ struct Tailer::File {
   // The checkpoint: the start of the oldest held-back line, else what was consumed.
   uint64_t Committed() const {
     uint64_t c = offset - buffer.size();
-    for (const auto& [s, o] : assembling_from) c = std::min(c, o);
-    for (const auto& [s, o] : entry_from) c = std::min(c, o);
+    for (const auto& o : assembling_from) c = o ? std::min(c, *o) : c;
+    for (const auto& o : entry_from) c = o ? std::min(c, *o) : c;
     return c;
   }
   void Reset() {
     buffer.clear();
     head.clear();
-    assembling_from.clear();
-    entry_from.clear();
+    assembling_from = {};
+    entry_from = {};
   }
 };
 
@@ -116,14 +123,15 @@ absl::Status Tailer::Discover() {
     }
     if (!it->is_regular_file(ec)) continue;
     ContainerRef ref;
-    std::string rel = fs::relative(it->path(), root, ec).string();
+    // The path below the root, by prefix (fs::relative resolves symlinks: a syscall per part).
+    std::string rel = it->path().lexically_relative(root).string();
     if (!ParseLogPath(rel, &ref)) continue;
     std::string path = it->path().string();
     seen[path] = true;
     if (files_.count(path) != 0) continue;
     auto f = std::make_unique<File>(options_.max_line_bytes, options_.max_entry_lines);
     f->path = path;
-    f->ref = ref;
+    f->ref = std::make_shared<const ContainerRef>(std::move(ref));
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) continue;
     std::string open_path = path;
@@ -163,56 +171,65 @@ absl::Status Tailer::Discover() {
 }
 
 void Tailer::Emit(File& f, std::vector<Recombiner::Entry> entries, std::vector<TailedEntry>& out) {
-  for (Recombiner::Entry& e : entries) {
-    TailedEntry t;
-    t.ref = f.ref;
-    t.entry = std::move(e);
-    out.push_back(std::move(t));
-  }
+  for (Recombiner::Entry& e : entries) out.push_back(TailedEntry{f.ref, std::move(e)});
 }
 
 void Tailer::Read(File& f, std::vector<TailedEntry>& out, bool flush_entries) {
   auto drain = [&](bool to_eof) {
-    char buf[64 << 10];
     size_t budget = to_eof ? SIZE_MAX : options_.read_chunk;
     while (budget > 0) {
-      ssize_t n = ::read(f.fd, buf, std::min(sizeof buf, budget));
+      // One read buffer serves every file: the file's held-back partial line, then what it
+      // gained.
+      const size_t held = f.buffer.size();
+      const size_t want = std::min<size_t>(options_.read_chunk, budget);
+      if (chunk_size_ < held + want) {
+        chunk_size_ = held + want;
+        chunk_ = std::make_unique<char[]>(chunk_size_);
+      }
+      std::memcpy(chunk_.get(), f.buffer.data(), held);
+      ssize_t n = ::read(f.fd, chunk_.get() + held, want);
       if (n <= 0) break;
       budget -= static_cast<size_t>(n);
-      uint64_t base = f.offset - f.buffer.size();  // file offset of buffer[0]
-      f.buffer.append(buf, static_cast<size_t>(n));
+      const uint64_t base = f.offset - held;  // file offset of chunk_[0]
       f.offset += static_cast<uint64_t>(n);
+      const size_t size = held + static_cast<size_t>(n);
       size_t pos = 0;
-      for (size_t nl; (nl = f.buffer.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+      const char* data = chunk_.get();
+      for (const char* nl; (nl = static_cast<const char*>(
+                                std::memchr(data + pos, '\n', size - pos))) != nullptr;
+           pos = static_cast<size_t>(nl - data) + 1) {
         const uint64_t line_start = base + pos;
-        std::string_view line(f.buffer.data() + pos, nl - pos);
+        std::string_view line(data + pos, static_cast<size_t>(nl - data) - pos);
         ++lines_read_;
         absl::StatusOr<LogLine> parsed = ParseLogLine(line);
         if (!parsed.ok()) {
           ++parse_errors_;
           continue;
         }
-        const std::string stream = parsed->stream;
-        if (f.assembling_from.count(stream) == 0) f.assembling_from[stream] = line_start;
+        const int slot = Slot(parsed->stream);
+        if (!f.assembling_from[slot]) f.assembling_from[slot] = line_start;
         std::optional<LineAssembler::Line> whole = f.assembler.Add(*std::move(parsed));
         if (!whole) continue;
-        const uint64_t whole_start = f.assembling_from[stream];
-        f.assembling_from.erase(stream);
-        bool truncated = whole->truncated;
-        std::vector<Recombiner::Entry> done = f.recombiner.Add(*whole);
+        const uint64_t whole_start = *f.assembling_from[slot];
+        f.assembling_from[slot].reset();
+        const bool truncated = whole->truncated;
+        const std::string stream = whole->stream;
+        f.done.clear();
+        f.recombiner.Add(std::move(*whole), &f.done);
         // The entry now open for this stream starts at this line, unless this line continued
         // the one that was open.
         if (!f.recombiner.pending(stream)) {
-          f.entry_from.erase(stream);
-        } else if (!done.empty() || f.entry_from.count(stream) == 0) {
-          f.entry_from[stream] = whole_start;
+          f.entry_from[slot].reset();
+        } else if (!f.done.empty() || !f.entry_from[slot]) {
+          f.entry_from[slot] = whole_start;
         }
-        size_t before = out.size();
-        Emit(f, std::move(done), out);
+        const size_t before = out.size();
+        for (Recombiner::Entry& e : f.done) out.push_back(TailedEntry{f.ref, std::move(e)});
         if (truncated && out.size() > before) out.back().truncated = true;
-        f.last_line = Steady::now();
       }
-      f.buffer.erase(0, pos);
+      if (pos > 0) f.last_line = Steady::now();  // once per read: clocks can be slow in VMs
+      f.buffer.assign(data + pos, size - pos);
+      if (f.buffer.capacity() > 4096 && f.buffer.size() < 1024) f.buffer.shrink_to_fit();
       if (f.buffer.size() > options_.max_line_bytes + 64) {
         // A "line" without a newline past the bound: not a log file we understand.
         ++parse_errors_;
@@ -269,7 +286,7 @@ void Tailer::Read(File& f, std::vector<TailedEntry>& out, bool flush_entries) {
   if (f.recombiner.pending() &&
       (flush_entries || Steady::now() - f.last_line >= options_.flush_after)) {
     Emit(f, f.recombiner.Flush(), out);
-    f.entry_from.clear();
+    f.entry_from = {};
   }
 }
 
@@ -305,15 +322,31 @@ absl::StatusOr<size_t> Tailer::Poll(bool flush_entries) {
     if (absl::Status s = Discover(); !s.ok()) return s;
     last_scan_ = Steady::now();
   }
+  // Entries go to the sink in batches of about max_batch_bytes, each followed by a
+  // checkpoint, so that memory stays bounded however much the files gained. The files not yet
+  // read when a batch is refused keep their offsets; the refused batch goes first next time.
   std::vector<TailedEntry> out;
-  for (auto& [path, f] : files_) Read(*f, out, flush_entries);
-  if (!out.empty()) {
+  size_t out_bytes = 0;
+  auto deliver = [&]() -> absl::Status {
+    if (out.empty()) return absl::OkStatus();
     if (absl::Status s = sink_(out); !s.ok()) {
       undelivered_ = std::move(out);
       return s;
     }
     n += out.size();
+    out.clear();
+    out_bytes = 0;
+    return SaveCheckpoint();
+  };
+  for (auto& [path, f] : files_) {
+    const size_t before = out.size();
+    Read(*f, out, flush_entries);
+    for (size_t i = before; i < out.size(); ++i) out_bytes += out[i].entry.text.size() + 64;
+    if (out_bytes >= options_.max_batch_bytes) {
+      if (absl::Status s = deliver(); !s.ok()) return s;
+    }
   }
+  if (absl::Status s = deliver(); !s.ok()) return s;
   for (auto it = files_.begin(); it != files_.end();) {
     it = it->second->gone ? files_.erase(it) : std::next(it);
   }

@@ -30,7 +30,7 @@ struct ContainerRef {
 };
 
 struct TailedEntry {
-  ContainerRef ref;
+  std::shared_ptr<const ContainerRef> ref;  // shared by every entry of the file
   Recombiner::Entry entry;
   bool truncated = false;  // a line of it was longer than the bound
 };
@@ -44,6 +44,8 @@ struct TailerOptions {
   // A pending multi-line entry is handed over after this long without a next line.
   std::chrono::milliseconds flush_after{std::chrono::seconds(2)};
   size_t read_chunk = 256 << 10;  // bytes read per file per poll, at most
+  // Entries are handed to the sink (and the checkpoint saved) in batches of about this size.
+  size_t max_batch_bytes = 1 << 20;
   // The directory tree is walked for new files at most this often (known files are read, and
   // their rotation or removal noticed, at every poll).
   std::chrono::milliseconds rescan_interval{1000};
@@ -78,6 +80,8 @@ class Tailer {
   const TailerOptions options_;
   Sink sink_;
   std::map<std::string, std::unique_ptr<File>> files_;  // by path
+  std::unique_ptr<char[]> chunk_;  // the read buffer, shared by every file
+  size_t chunk_size_ = 0;
   std::map<std::string, std::pair<uint64_t, uint64_t>> restored_;  // path -> (inode, offset)
   std::vector<TailedEntry> undelivered_;  // refused by the sink; offered again first
   std::chrono::steady_clock::time_point last_scan_{};

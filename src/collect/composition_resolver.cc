@@ -61,7 +61,8 @@ void CompositionResolver::Remember(const std::string& uid, const std::string& id
   }
 }
 
-absl::StatusOr<std::string> CompositionResolver::Resolve(const k8s::ObjectReference& ref) {
+absl::StatusOr<std::string> CompositionResolver::Resolve(const k8s::ObjectReference& ref,
+                                                         const json* object) {
   if (std::optional<std::string> hit = Lookup(ref.uid)) {
     hits_.Inc();
     return *hit;
@@ -78,8 +79,12 @@ absl::StatusOr<std::string> CompositionResolver::Resolve(const k8s::ObjectRefere
         break;
       }
     }
-    lookups_.Inc();
-    absl::StatusOr<json> obj = fetch_(api_version, kind, ref.namespace_, name);
+    absl::StatusOr<json> obj =
+        depth == 0 && object != nullptr ? absl::StatusOr<json>(*object) : absl::StatusOr<json>(json());
+    if (depth > 0 || object == nullptr) {
+      lookups_.Inc();
+      obj = fetch_(api_version, kind, ref.namespace_, name);
+    }
     if (!obj.ok()) {
       const std::string reason = k8s::ApiReason(obj.status());
       if (reason == "NotFound" || obj.status().code() == absl::StatusCode::kNotFound) break;

@@ -58,7 +58,9 @@ class CompositionResolver {
 
   // The composition id of the referenced object ("" when it has none). Fetches only what the
   // cache does not know.
-  absl::StatusOr<std::string> Resolve(const k8s::ObjectReference& ref);
+  // `object`, when the caller has it, is used instead of fetching the referenced object.
+  absl::StatusOr<std::string> Resolve(const k8s::ObjectReference& ref,
+                                      const nlohmann::json* object = nullptr);
   // The cached answer, if fresh; never fetches.
   std::optional<std::string> Cached(const std::string& uid) const;
 

@@ -83,7 +83,7 @@ struct OtlpExporterOptions {
   std::chrono::milliseconds timeout{10000};
   std::chrono::milliseconds min_backoff{500};
   std::chrono::milliseconds max_backoff{30000};
-  uint64_t max_request_bytes = 4ull << 20;  // buffered batches are merged up to this size
+  uint64_t max_request_bytes = 1ull << 20;  // buffered batches are merged up to this size
   std::string ca_file;                      // for an https endpoint with a private CA
 };
 

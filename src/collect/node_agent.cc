@@ -56,6 +56,7 @@ NodeAgent::NodeAgent(k8s::Client& client, Exporter& exporter, NodeAgentOptions o
       scrape_errors_(metrics.GetCounter("kobs_agent_scrape_errors_total",
                                         "Metric rounds that could not read the kubelet.")) {
   options_.host.node_name = options_.node_name;
+  options_.logs.node_name = options_.node_name;
 }
 
 NodeAgent::~NodeAgent() { Stop(); }

@@ -31,11 +31,11 @@ store::LogRow PodLogRow(const agent::TailedEntry& t, const json& pod,
   }
   row.scope_name = "kobs/pod-logs";
   store::Attributes& r = row.resource_attributes;
-  r = {{"k8s.namespace.name", t.ref.ns},
-       {"k8s.pod.name", t.ref.pod},
-       {"k8s.pod.uid", t.ref.uid},
-       {"k8s.container.name", t.ref.container},
-       {"k8s.container.restart_count", std::to_string(t.ref.restart)}};
+  r = {{"k8s.namespace.name", t.ref->ns},
+       {"k8s.pod.name", t.ref->pod},
+       {"k8s.pod.uid", t.ref->uid},
+       {"k8s.container.name", t.ref->container},
+       {"k8s.container.restart_count", std::to_string(t.ref->restart)}};
   absl::StatusOr<k8s::Pod> p = pod.is_object() ? k8s::DecodePod(pod)
                                                : absl::StatusOr<k8s::Pod>(absl::NotFoundError(""));
   if (p.ok()) {
@@ -51,7 +51,7 @@ store::LogRow PodLogRow(const agent::TailedEntry& t, const json& pod,
     std::transform(kind.begin(), kind.end(), kind.begin(), ::tolower);
     r.emplace_back(fmt::format("k8s.{}.name", kind), workload_name);
   }
-  row.service_name = workload_name.empty() ? t.ref.container : workload_name;
+  row.service_name = workload_name.empty() ? t.ref->container : workload_name;
   r.emplace_back("service.name", row.service_name);
   row.log_attributes = {{"log.file.path", file_path}, {"log.iostream", t.entry.stream}};
   if (!composition_id.empty()) row.log_attributes.emplace_back(label_key, composition_id);
@@ -79,41 +79,76 @@ PodLogsCollector::PodLogsCollector(k8s::Client& client, Exporter& exporter,
 
 PodLogsCollector::~PodLogsCollector() { Stop(); }
 
+absl::StatusOr<json> PodLogsCollector::FetchPod(const agent::ContainerRef& ref) {
+  absl::StatusOr<k8s::ResourceInfo> pods = client_.Resource("v1", "Pod");
+  if (!pods.ok()) return pods.status();
+  if (options_.node_name.empty()) return client_.Get(*pods, ref.ns, ref.pod);
+  auto it = node_pods_.find(ref.uid);
+  const auto now = std::chrono::steady_clock::now();
+  if (it == node_pods_.end() && now - node_pods_at_ >= options_.pod_list_interval) {
+    absl::StatusOr<json> list = client_.ListAll(
+        *pods, "", {.field_selector = "spec.nodeName=" + options_.node_name});
+    if (!list.ok()) return list.status();
+    node_pods_at_ = now;
+    node_pods_.clear();
+    if (list->contains("items") && (*list)["items"].is_array()) {
+      for (json& p : (*list)["items"]) {
+        absl::StatusOr<k8s::ObjectMeta> meta = k8s::DecodeObjectMeta(p);
+        if (meta.ok()) node_pods_[meta->uid] = std::move(p);
+      }
+    }
+    it = node_pods_.find(ref.uid);
+  }
+  if (it != node_pods_.end()) return it->second;
+  // Not in the list (new since, or gone): ask for this one.
+  return client_.Get(*pods, ref.ns, ref.pod);
+}
+
 const PodLogsCollector::PodInfo& PodLogsCollector::Lookup(const agent::ContainerRef& ref) {
   auto it = pods_.find(ref.uid);
   if (it != pods_.end()) return it->second;
   PodInfo info;
-  bool settled = false;  // an answer worth keeping: the pod, or that it is gone
-  absl::StatusOr<k8s::ResourceInfo> pods = client_.Resource("v1", "Pod");
-  if (pods.ok()) {
-    absl::StatusOr<json> pod = client_.Get(*pods, ref.ns, ref.pod);
-    settled = pod.ok() || k8s::ApiReason(pod.status()) == "NotFound";
-    absl::StatusOr<k8s::ObjectMeta> meta =
-        pod.ok() ? k8s::DecodeObjectMeta(*pod) : absl::StatusOr<k8s::ObjectMeta>(pod.status());
-    if (meta.ok() && meta->uid == ref.uid) {  // not a later pod of the same name
-      info.pod = *pod;
-      if (meta->Controller() != nullptr) {
-        const k8s::OwnerReference& owner = *meta->Controller();
-        info.workload_kind = owner.kind;
-        info.workload_name = owner.name;
-        // A ReplicaSet's pods belong to its Deployment, named by the ReplicaSet's prefix.
-        if (owner.kind == "ReplicaSet") {
+  absl::StatusOr<json> pod = FetchPod(ref);
+  // An answer worth keeping: the pod, or that it is gone.
+  const bool settled = pod.ok() || k8s::ApiReason(pod.status()) == "NotFound" ||
+                       pod.status().code() == absl::StatusCode::kNotFound;
+  absl::StatusOr<k8s::ObjectMeta> meta =
+      pod.ok() ? k8s::DecodeObjectMeta(*pod) : absl::StatusOr<k8s::ObjectMeta>(pod.status());
+  if (meta.ok() && meta->uid == ref.uid) {  // not a later pod of the same name
+    info.pod = *pod;
+    if (meta->Controller() != nullptr) {
+      const k8s::OwnerReference& owner = *meta->Controller();
+      info.workload_kind = owner.kind;
+      info.workload_name = owner.name;
+      // A ReplicaSet's pods belong to its Deployment (looked up once per ReplicaSet).
+      if (owner.kind == "ReplicaSet") {
+        const std::string key = ref.ns + "/" + owner.name;
+        auto known = deployment_of_.find(key);
+        if (known == deployment_of_.end()) {
           absl::StatusOr<k8s::ResourceInfo> rs = client_.Resource("apps/v1", "ReplicaSet");
           absl::StatusOr<json> set = rs.ok() ? client_.Get(*rs, ref.ns, owner.name)
                                              : absl::StatusOr<json>(rs.status());
           absl::StatusOr<k8s::ObjectMeta> rs_meta =
               set.ok() ? k8s::DecodeObjectMeta(*set) : absl::StatusOr<k8s::ObjectMeta>(set.status());
+          std::string deployment;
           if (rs_meta.ok() && rs_meta->Controller() != nullptr &&
               rs_meta->Controller()->kind == "Deployment") {
-            info.workload_kind = "Deployment";
-            info.workload_name = rs_meta->Controller()->name;
+            deployment = rs_meta->Controller()->name;
+          }
+          if (set.ok() || k8s::ApiReason(set.status()) == "NotFound") {
+            known = deployment_of_.emplace(key, deployment).first;
           }
         }
+        if (known != deployment_of_.end() && !known->second.empty()) {
+          info.workload_kind = "Deployment";
+          info.workload_name = known->second;
+        }
       }
-      absl::StatusOr<std::string> id = resolver_.Resolve(
-          {.api_version = "v1", .kind = "Pod", .namespace_ = ref.ns, .name = ref.pod, .uid = ref.uid});
-      if (id.ok()) info.composition_id = *id;
     }
+    absl::StatusOr<std::string> id = resolver_.Resolve(
+        {.api_version = "v1", .kind = "Pod", .namespace_ = ref.ns, .name = ref.pod, .uid = ref.uid},
+        &info.pod);
+    if (id.ok()) info.composition_id = *id;
   }
   // A transient failure is not remembered: the pod's next entries look it up again.
   if (!settled) {
@@ -127,9 +162,9 @@ absl::Status PodLogsCollector::Deliver(std::vector<agent::TailedEntry>& entries)
   std::vector<store::LogRow> rows;
   rows.reserve(entries.size());
   for (const agent::TailedEntry& e : entries) {
-    const PodInfo& info = Lookup(e.ref);
-    const std::string path = fmt::format("{}/{}_{}_{}/{}/{}.log", options_.root, e.ref.ns,
-                                         e.ref.pod, e.ref.uid, e.ref.container, e.ref.restart);
+    const PodInfo& info = Lookup(*e.ref);
+    const std::string path = fmt::format("{}/{}_{}_{}/{}/{}.log", options_.root, e.ref->ns,
+                                         e.ref->pod, e.ref->uid, e.ref->container, e.ref->restart);
     rows.push_back(PodLogRow(e, info.pod, info.workload_kind, info.workload_name,
                              info.composition_id, options_.label_key, path));
   }
@@ -156,7 +191,10 @@ absl::Status PodLogsCollector::Start() {
             {{"error", std::string(ToStd(n.status().message()))}});
       }
       // Forget pods whose files are gone (their lookups are not needed again).
-      if (pods_.size() > 4 * std::max<size_t>(tailer_->files(), 64)) pods_.clear();
+      if (pods_.size() > 4 * std::max<size_t>(tailer_->files(), 64)) {
+        pods_.clear();
+        deployment_of_.clear();
+      }
       for (auto waited = std::chrono::milliseconds(0);
            waited < options_.poll && !stop.stop_requested();
            waited += std::chrono::milliseconds(50)) {

@@ -43,6 +43,12 @@ struct PodLogsOptions {
   std::string checkpoint_path;  // tailer offsets ("" = none)
   std::string label_key = "krateo.io/composition-id";
   std::chrono::milliseconds poll{250};
+  // The node whose pods these are: pods are then looked up in a node-local cache, one list
+  // of the node's pods (fieldSelector spec.nodeName) refreshed when an unknown pod shows up
+  // (at most every `pod_list_interval`; a pod still missing is fetched on its own), instead of
+  // one GET per pod. "" = one GET per pod.
+  std::string node_name;
+  std::chrono::milliseconds pod_list_interval{std::chrono::seconds(2)};
 };
 
 // The row of one tailed entry; `pod` is the Pod object (null when unknown).
@@ -75,7 +81,13 @@ class PodLogsCollector {
   CompositionResolver resolver_;
   Counter& rows_metric_;
   std::unique_ptr<agent::Tailer> tailer_;
+  // The pod object of `ref`: from the node's pod list, or a GET. NotFound when it is gone.
+  absl::StatusOr<nlohmann::json> FetchPod(const agent::ContainerRef& ref);
+
   std::map<std::string, PodInfo> pods_;  // by uid; tailer thread only
+  std::map<std::string, nlohmann::json> node_pods_;  // the node's pod list, by uid
+  std::chrono::steady_clock::time_point node_pods_at_{};
+  std::map<std::string, std::string> deployment_of_;  // ReplicaSet "<ns>/<name>" -> Deployment
   PodInfo unsettled_;                    // the last lookup that failed transiently
   std::atomic<uint64_t> rows_{0};
   std::jthread thread_;

@@ -37,10 +37,10 @@ class TailerTest : public ::testing::Test {
                       .flush_after = std::chrono::hours(1)},
         [this](std::vector<TailedEntry>& entries) {
           for (const TailedEntry& e : entries) {
-            EXPECT_EQ(e.ref.ns, "shop");
-            EXPECT_EQ(e.ref.pod, "web-0");
-            EXPECT_EQ(e.ref.uid, "1234-abcd");
-            EXPECT_EQ(e.ref.container, "app");
+            EXPECT_EQ(e.ref->ns, "shop");
+            EXPECT_EQ(e.ref->pod, "web-0");
+            EXPECT_EQ(e.ref->uid, "1234-abcd");
+            EXPECT_EQ(e.ref->container, "app");
             got_.push_back(e.entry.text);
           }
           return absl::OkStatus();
