@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "k8s_log_rows.h"
+#include "support/kobs_child.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "otlp/logs.h"
 #include "store/embedded_store.h"
@@ -34,6 +35,11 @@
 
 namespace {
 
+using kobs::bench::Client;
+using kobs::bench::Escape;
+using kobs::bench::PeakRssKb;
+using kobs::bench::Server;
+using kobs::bench::StartKobs;
 using Clock = std::chrono::steady_clock;
 namespace logs_v1 = ::opentelemetry::proto::collector::logs::v1;
 
@@ -89,116 +95,6 @@ std::vector<std::string> MakeRequests(int records) {
     out.push_back(req.SerializeAsString());
   }
   return out;
-}
-
-size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
-size_t Append(char* p, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
-  return size * n;
-}
-
-class Client {
- public:
-  Client() : curl_(curl_easy_init()) {}
-  ~Client() { curl_easy_cleanup(curl_); }
-  // POSTs `body` as protobuf; returns the HTTP status.
-  long Post(const std::string& url, const std::string& body) {
-    curl_easy_reset(curl_);
-    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/x-protobuf");
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Discard);
-    long status = 0;
-    if (curl_easy_perform(curl_) == CURLE_OK) curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    return status;
-  }
-  std::string Get(const std::string& url) {
-    std::string out;
-    curl_easy_reset(curl_);
-    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Append);
-    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &out);
-    curl_easy_perform(curl_);
-    return out;
-  }
-
- private:
-  CURL* curl_;
-};
-
-std::string Escape(const std::string& s) {
-  char* e = curl_easy_escape(nullptr, s.c_str(), static_cast<int>(s.size()));
-  std::string out(e);
-  curl_free(e);
-  return out;
-}
-
-struct Server {
-  pid_t pid = -1;
-  std::string otlp, clickhouse, api;
-};
-
-Server StartKobs(const std::string& dir) {
-  int err[2];
-  if (pipe(err) != 0) std::exit(1);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(err[1], STDERR_FILENO);
-    close(err[0]);
-    setenv("KOBS_STORE_EMBEDDED_PATH", (dir + "/data").c_str(), 1);
-    setenv("KOBS_STORE_WRITER_SPOOL_DIR", (dir + "/spool").c_str(), 1);
-    setenv("KOBS_API_LISTEN", "127.0.0.1:0", 1);
-    setenv("KOBS_CLICKHOUSE_HTTP_LISTEN", "127.0.0.1:0", 1);
-    setenv("KOBS_OTLP_HTTP_LISTEN", "127.0.0.1:0", 1);
-    setenv("KOBS_OTLP_GRPC_LISTEN", "", 1);
-    setenv("KOBS_MCP_LISTEN", "", 1);
-    const char* bin = std::getenv("KOBS_BIN") ? std::getenv("KOBS_BIN") : KOBS_BIN_PATH;
-    execl(bin, bin, "serve", nullptr);
-    _exit(127);
-  }
-  close(err[1]);
-  Server s{pid};
-  std::string line;
-  char c;
-  while (read(err[0], &c, 1) == 1) {
-    if (c != '\n') {
-      line += c;
-      continue;
-    }
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    line.clear();
-    if (!j.is_discarded() && j.value("msg", "") == "ready") {
-      s.otlp = j.value("otlp_http", "");
-      s.clickhouse = j.value("clickhouse_http", "");
-      s.api = j.value("api", "");
-      break;
-    }
-  }
-  // Keep draining stderr so the server never blocks on a full pipe.
-  std::thread([fd = err[0]] {
-    char buf[4096];
-    while (read(fd, buf, sizeof buf) > 0) {
-    }
-    close(fd);
-  }).detach();
-  if (s.otlp.empty()) {
-    std::fprintf(stderr, "kobs serve did not get ready\n");
-    std::exit(1);
-  }
-  return s;
-}
-
-long PeakRssKb(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return 0;
 }
 
 // Raw ceiling: the same rows (decoded from the same requests, not timed) streamed into a
