@@ -60,14 +60,17 @@ absl::StatusOr<int64_t> ParseRfc3339Nanos(std::string_view t) {
     return Bad("time without a zone", t);
   }
   if (i != t.size()) return Bad("trailing text after the time", t);
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset;
+  // Days since 1970-01-01 of the proleptic Gregorian date, computed over 400-year eras whose
+  // years start in March (so that the leap day ends a year). Arithmetic, not timegm(): this
+  // runs for every log line.
+  const int64_t y = year - (month <= 2 ? 1 : 0);
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t year_of_era = y - era * 400;
+  const int64_t day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const int64_t day_of_era =
+      year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  const int64_t days = era * 146097 + day_of_era - 719468;
+  const int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset;
   return secs * 1000000000 + nanos;
 }
 
