@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -16,7 +17,12 @@ absl::Status Bad(std::string_view what, std::string_view line) {
       fmt::format("{}: \"{}\"", what, line.substr(0, std::min<size_t>(line.size(), 80))));
 }
 
-bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+// With the prefix a literal, the comparison has a constant size and is inlined (this runs
+// several times for every log line).
+template <size_t N>
+bool StartsWith(std::string_view s, const char (&p)[N]) {
+  return s.size() >= N - 1 && std::memcmp(s.data(), p, N - 1) == 0;
+}
 
 // "java.lang.IllegalStateException: x", "org.foo.BarError", "Caused by: ...".
 bool JavaExceptionLine(std::string_view line) {
@@ -175,13 +181,19 @@ void Recombiner::Add(LineAssembler::Line&& line, std::vector<Entry>* done) {
       return;
     }
     done->push_back(std::move(it->entry));
-    open_.erase(it);
+  } else {
+    it = open_.emplace(open_.end());
   }
-  Open o;
+  // The stream's entry starts over in place with this line.
+  Open& o = *it;
+  o.mode = Open::Mode::kPlain;
+  o.last_blank = false;
   if (GoroutineHeader(line.text) || StartsWith(line.text, "panic: ")) o.mode = Open::Mode::kGo;
   if (StartsWith(line.text, "Traceback (most recent call last):")) o.mode = Open::Mode::kPython;
-  o.entry = Entry{line.time_unix_nano, std::move(line.stream), std::move(line.text), 1};
-  open_.push_back(std::move(o));
+  o.entry.time_unix_nano = line.time_unix_nano;
+  o.entry.stream = std::move(line.stream);
+  o.entry.text = std::move(line.text);
+  o.entry.lines = 1;
 }
 
 bool Recombiner::pending(const std::string& stream) const {

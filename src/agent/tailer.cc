@@ -326,6 +326,7 @@ absl::StatusOr<size_t> Tailer::Poll(bool flush_entries) {
   // checkpoint, so that memory stays bounded however much the files gained. The files not yet
   // read when a batch is refused keep their offsets; the refused batch goes first next time.
   std::vector<TailedEntry> out;
+  out.reserve(4096);
   size_t out_bytes = 0;
   auto deliver = [&]() -> absl::Status {
     if (out.empty()) return absl::OkStatus();
