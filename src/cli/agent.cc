@@ -33,7 +33,7 @@ int RunAgent(const KobsConfig& c) {
   // A small, steady footprint on every node: few malloc arenas (each thread would otherwise
   // keep its own), and freed memory handed back.
   mallopt(M_ARENA_MAX, 2);
-  mallopt(M_TRIM_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 4 << 20);
   MetricsRegistry metrics;
   RegisterProcessMetrics(metrics);
   metrics.GetGauge("kobs_build_info", "Build information.", {{"version", KOBS_VERSION}}).Set(1);
