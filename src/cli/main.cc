@@ -169,6 +169,22 @@ int main(int argc, char** argv) {
   std::string serve_kubeconfig;
   serve->add_option("--kubeconfig", serve_kubeconfig,
                     "Collect from the cluster of this kubeconfig (k8s.kubeconfig)");
+  bool serve_sim = false;
+  serve->add_flag("--sim", serve_sim,
+                  "Single-node mode: run the simulated cluster in-process and collect its "
+                  "events, pod logs and metrics (the node agent in-process); prints where to "
+                  "look once ready");
+  kobs::sim::SimOptions serve_sim_options;
+  serve_sim_options.dir = "kobs-sim";
+  serve->add_option("--sim-dir", serve_sim_options.dir,
+                    "The simulated cluster's directory: state, PKI, kubeconfig, pod logs")
+      ->capture_default_str();
+  std::string serve_sim_listen = "127.0.0.1:6443";
+  serve->add_option("--sim-listen", serve_sim_listen, "Its API server's host:port")
+      ->capture_default_str();
+  serve->add_option("--sim-scenario", serve_sim_options.scenarios,
+                    "A scenario it plays (repeatable; default: every built-in one; \"none\" "
+                    "for none; `kobs sim --list-scenarios` lists them)");
   CLI::App* agent = app.add_subcommand(
       "agent", "Run the node agent: this node's pod logs and kubelet and host metrics, shipped "
                "to the server over OTLP (options: agent.*)");
@@ -294,7 +310,30 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "kobs: --kubeconfig and k8s.in_cluster exclude each other\n");
       return 1;
     }
-    return RunServe(*config);
+    if (!serve_sim) return RunServe(*config);
+    if (!serve_kubeconfig.empty() || config->k8s.in_cluster) {
+      std::fprintf(stderr, "kobs: --sim collects the simulated cluster; drop --kubeconfig\n");
+      return 1;
+    }
+    size_t colon = serve_sim_listen.rfind(':');
+    int port = -1;
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(serve_sim_listen.substr(colon + 1), &port) || port < 0 ||
+        port > 65535) {
+      std::fprintf(stderr, "kobs serve: --sim-listen %s: expected host:port\n",
+                   serve_sim_listen.c_str());
+      return 1;
+    }
+    serve_sim_options.host = serve_sim_listen.substr(0, colon);
+    serve_sim_options.port = static_cast<uint16_t>(port);
+    if (serve_sim_options.scenarios.empty()) {
+      for (const auto& [name, description] : kobs::sim::BuiltinScenarios()) {
+        serve_sim_options.scenarios.push_back(name);
+      }
+    } else if (serve_sim_options.scenarios == std::vector<std::string>{"none"}) {
+      serve_sim_options.scenarios.clear();
+    }
+    return RunServe(*config, serve_sim_options);
   }
   if (agent->parsed()) {
     if (!agent_kubeconfig.empty()) config->k8s.kubeconfig = agent_kubeconfig;

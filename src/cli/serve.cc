@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include <fmt/format.h>
@@ -60,13 +62,71 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenStore(const KobsConfig& c) {
   return std::unique_ptr<store::Store>(std::move(*embedded));
 }
 
+// What a newcomer reads first: where everything is and three queries that show the data.
+void PrintWhereToLook(const std::string& api, const std::string& clickhouse,
+                      const std::string& otlp, const std::string& mcp,
+                      const std::string& kubeconfig, const std::vector<std::string>& scenarios) {
+  std::string played;
+  for (const auto& s : scenarios) played += (played.empty() ? "" : " ") + s;
+  // The queries name this very binary, so they can be pasted as they are.
+  std::error_code ec;
+  std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec || self.empty()) self = "kobs";
+  const std::string cwd = std::filesystem::current_path(ec).string() + "/";
+  if (!ec && self.rfind(cwd, 0) == 0) self = self.substr(cwd.size());
+  std::printf(R"(
+================================================================================
+ kobs is running on the embedded store, collecting a simulated cluster that plays:
+   %s
+ Events, pod logs and metrics flow in within a minute.
+
+   health, metrics   %s/healthz  /readyz  /metrics
+   ClickHouse HTTP   %s   (kobs sql "...", curl, clickhouse-client)
+   OTLP/HTTP         %s
+   MCP               %s
+   the cluster       kubectl --kubeconfig %s get pods -A
+
+ Try (`kobs sql` runs SQL on the ClickHouse endpoint):
+   # a composition's events (the Krateo FireworksApp; a primary-key range)
+   %s sql "SELECT Timestamp, Type, Reason, ObjectKind, ObjectName, Message FROM kobs_k8s_events WHERE CompositionId = (SELECT any(CompositionId) FROM kobs_k8s_events WHERE CompositionId != '') ORDER BY Timestamp DESC LIMIT 10"
+   # a crash-looping pod's errors
+   %s sql "SELECT Timestamp, SeverityText, Body FROM otel_logs WHERE ResourceAttributes['k8s.pod.name'] = 'demo-crashloop' AND SeverityText IN ('ERROR', 'FATAL') ORDER BY Timestamp DESC LIMIT 10"
+   # memory against limits
+   %s sql "SELECT ResourceAttributes['k8s.namespace.name'] AS ns, ResourceAttributes['k8s.pod.name'] AS pod, round(max(Value), 2) AS memory_of_limit FROM otel_metrics_gauge WHERE MetricName = 'k8s.container.memory_limit_utilization' AND TimeUnix > now() - INTERVAL 10 MINUTE GROUP BY ns, pod ORDER BY memory_of_limit DESC LIMIT 10"
+
+ Ctrl-C stops everything.
+================================================================================
+
+)",
+              played.empty() ? "(no scenarios)" : played.c_str(), api.c_str(), clickhouse.c_str(),
+              otlp.c_str(), mcp.c_str(), kubeconfig.c_str(), self.c_str(), self.c_str(),
+              self.c_str());
+  std::fflush(stdout);
+}
+
 }  // namespace
 
-int RunServe(const KobsConfig& c) {
+int RunServe(const KobsConfig& config, std::optional<sim::SimOptions> sim_options) {
   const auto start = std::chrono::steady_clock::now();
   const sigset_t signals = BlockShutdownSignals();
 
   MetricsRegistry metrics;
+  KobsConfig c = config;
+  // Single-node mode: the simulated cluster in-process, collected like a real one.
+  std::unique_ptr<sim::SimServer> sim;
+  if (sim_options) {
+    auto s = sim::SimServer::Create(*sim_options, metrics);
+    if (!s.ok()) return Fail("cannot create the simulated cluster", s.status());
+    sim = std::move(*s);
+    if (absl::Status st = sim->Start(); !st.ok()) {
+      return Fail("cannot start the simulated cluster", st);
+    }
+    c.k8s.kubeconfig = sim->kubeconfig_path();
+    c.k8s.in_cluster = false;
+    if (c.k8s.pod_logs_dir.empty()) c.k8s.pod_logs_dir = sim->log_dir();
+    Log(log(), spdlog::level::info, "simulated cluster running",
+        {{"url", sim->server_url()}, {"kubeconfig", sim->kubeconfig_path()}});
+  }
   RegisterProcessMetrics(metrics);
   metrics.GetGauge("kobs_build_info", "Build information.", {{"version", KOBS_VERSION}}).Set(1);
   Gauge& ready_gauge = metrics.GetGauge("kobs_ready", "1 once the server is ready.");
@@ -181,6 +241,14 @@ int RunServe(const KobsConfig& c) {
        {"schema_version", std::to_string(schema->current_version)},
        {"legacy_logs_layout", schema->logs_legacy_layout ? "true" : "false"},
        {"startup_ms", fmt::format("{:.0f}", startup_ms)}});
+  if (sim) {
+    PrintWhereToLook(Url(c.api_listen, (*api)->port()),
+                     clickhouse ? Url(c.clickhouse_listen, clickhouse->port()) : "disabled",
+                     otlp_http ? Url(c.otlp.http_listen, otlp_http->port()) : "disabled",
+                     mcp_http ? Url(c.mcp.listen, mcp_http->port()) + "/mcp" : "disabled",
+                     std::filesystem::absolute(sim->kubeconfig_path()).string(),
+                     sim_options->scenarios);
+  }
 
   const char* sig = WaitForShutdownSignal(signals);
   Log(log(), spdlog::level::info, "shutting down", {{"signal", sig}});
@@ -191,6 +259,7 @@ int RunServe(const KobsConfig& c) {
   if (otlp_http) otlp_http->Stop(c.shutdown_grace);
   if (otlp_grpc) otlp_grpc->Stop(c.shutdown_grace);
   if (k8s_events) k8s_events->Stop();  // writes what it holds, releases the Lease
+  if (sim) sim->Stop();
   mcp_transport.Shutdown();  // ends the legacy SSE streams
   if (mcp_http) mcp_http->Stop(c.shutdown_grace);
   (*writer)->Stop();

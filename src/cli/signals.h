@@ -7,7 +7,8 @@
 
 namespace kobs::cli {
 
-// Blocks SIGINT and SIGTERM in the calling thread; call before any thread starts.
+// Blocks SIGINT and SIGTERM in the calling thread (and ignores SIGPIPE); call before any
+// thread starts.
 sigset_t BlockShutdownSignals();
 
 // Waits for one of them and returns its name ("SIGINT" or "SIGTERM").

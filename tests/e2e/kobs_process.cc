@@ -65,7 +65,8 @@ Result RunKobs(const std::vector<std::string>& args, const std::vector<std::stri
   return {WaitExit(p.pid), out, err};
 }
 
-KobsServer::KobsServer(const std::string& data, std::vector<std::string> env) {
+KobsServer::KobsServer(const std::string& data, std::vector<std::string> env,
+                       std::vector<std::string> args) {
   std::vector<std::string> all = {"KOBS_STORE_EMBEDDED_PATH=" + data,
                                   "KOBS_STORE_WRITER_SPOOL_DIR=" + data + "-spool",
                                   "KOBS_API_LISTEN=127.0.0.1:0",
@@ -74,8 +75,16 @@ KobsServer::KobsServer(const std::string& data, std::vector<std::string> env) {
                                   "KOBS_OTLP_GRPC_LISTEN=127.0.0.1:0",
                                   "KOBS_MCP_LISTEN=127.0.0.1:0"};
   all.insert(all.end(), env.begin(), env.end());  // later entries win (putenv order)
-  proc_ = SpawnKobs({"serve"}, all);
-  close(proc_.out_fd);
+  args.insert(args.begin(), "serve");
+  proc_ = SpawnKobs(args, all);
+  drain_out_ = std::thread([this] {
+    char b[4096];
+    ssize_t n;
+    while ((n = read(proc_.out_fd, b, sizeof b)) > 0) {
+      std::lock_guard lock(mu_);
+      out_.append(b, n);
+    }
+  });
   std::string buf;
   char c;
   while (read(proc_.err_fd, &c, 1) == 1) {
@@ -110,13 +119,20 @@ std::string KobsServer::log() const {
   return log_;
 }
 
+std::string KobsServer::out() const {
+  std::lock_guard lock(mu_);
+  return out_;
+}
+
 int KobsServer::Stop(int sig) {
   if (proc_.pid <= 0) return -1;
   kill(proc_.pid, sig);
   int code = WaitExit(proc_.pid);
   proc_.pid = -1;
   if (drain_.joinable()) drain_.join();
+  if (drain_out_.joinable()) drain_out_.join();
   close(proc_.err_fd);
+  close(proc_.out_fd);
   return code;
 }
 

@@ -34,9 +34,11 @@ Result RunKobs(const std::vector<std::string>& args, const std::vector<std::stri
 
 class KobsServer {
  public:
-  // Starts `kobs serve` on data directory `data` with every port chosen by the OS (unless
-  // `env` sets it), and waits for "ready" (ready() is false when the process exits first).
-  explicit KobsServer(const std::string& data, std::vector<std::string> env = {});
+  // Starts `kobs serve [args]` on data directory `data` with every port chosen by the OS
+  // (unless `env` sets it), and waits for "ready" (ready() is false when the process exits
+  // first).
+  explicit KobsServer(const std::string& data, std::vector<std::string> env = {},
+                      std::vector<std::string> args = {});
   ~KobsServer();
 
   bool ready() const { return !ready_.is_null(); }
@@ -47,6 +49,7 @@ class KobsServer {
   double startup_ms() const { return std::stod(ready_.value("startup_ms", "0")); }
   pid_t pid() const { return proc_.pid; }
   std::string log() const;
+  std::string out() const;  // what it printed on stdout so far
   // Sends `sig` and waits for the exit; returns the exit code (128 + signal when killed).
   int Stop(int sig);
 
@@ -54,8 +57,8 @@ class KobsServer {
   Proc proc_;
   nlohmann::json ready_;
   mutable std::mutex mu_;
-  std::string log_;
-  std::thread drain_;
+  std::string log_, out_;
+  std::thread drain_, drain_out_;
 };
 
 // A free loopback TCP port (bound and released; good enough for tests).

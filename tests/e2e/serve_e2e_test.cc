@@ -70,6 +70,46 @@ TEST(ServeE2ETest, ServesSqlDrainsOnSigtermAndSqlFallsBackToTheDataDirectory) {
   EXPECT_EQ(r.out, "7\n");
 }
 
+// The newcomer's run: `kobs serve --sim` collects the in-process simulated cluster and prints
+// where to look; the three queries it prints answer with rows.
+TEST(ServeE2ETest, SimModeCollectsTheSimulatedClusterAndItsQueriesAnswer) {
+  testing::TempDir dir;
+  KobsServer s(dir.Sub("data"),
+               {"KOBS_K8S_STATE_FILE=" + dir.Sub("events.json"),
+                "KOBS_K8S_POD_LOGS_CHECKPOINT=" + dir.Sub("offsets.json"),
+                "KOBS_K8S_METRICS_INTERVAL=1s"},
+               {"--sim", "--sim-dir", dir.Sub("sim"), "--sim-listen",
+                fmt::format("127.0.0.1:{}", testing::FreePort()), "--sim-scenario",
+                "crashloop-pod", "--sim-scenario", "composition-crashloop", "--sim-scenario",
+                "background"});
+  ASSERT_TRUE(s.ready()) << s.log();
+  std::vector<std::string> queries;
+  for (int i = 0; i < 100 && queries.size() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    queries.clear();
+    const std::string out = s.out();
+    for (size_t at = 0; (at = out.find(" sql \"SELECT", at)) != std::string::npos;) {
+      size_t begin = at + 6, end = out.find("\"\n", begin);
+      queries.push_back(out.substr(begin, end - begin));
+      at = end;
+    }
+  }
+  ASSERT_EQ(queries.size(), 3u) << s.out();
+  EXPECT_THAT(s.out(), HasSubstr("kubectl --kubeconfig " + dir.Sub("sim")));
+  // Each query answers within a minute (events, crash-loop errors, memory against limits).
+  for (const std::string& q : queries) {
+    std::string rows;
+    for (int i = 0; i < 120 && rows.empty(); ++i) {
+      auto r = RunKobs({"sql", "--url", s.clickhouse_url(), q});
+      ASSERT_EQ(r.code, 0) << q << "\n" << r.err;
+      rows = r.out;
+      if (rows.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    EXPECT_FALSE(rows.empty()) << q;
+  }
+  EXPECT_EQ(s.Stop(SIGTERM), 0) << s.log();
+}
+
 TEST(ServeE2ETest, RestartsAfterKill9WithDataIntact) {
   testing::TempDir dir;
   std::string data = dir.Sub("data");
