@@ -1,5 +1,8 @@
 #include "collect/cluster_metrics.h"
 
+#include <map>
+#include <tuple>
+
 #include "collect/kubelet_metrics.h"
 #include "k8s/objects.h"
 
@@ -80,7 +83,8 @@ size_t AddClusterMetrics(const json& nodes, const json& deployments, const json&
     b.Gauge("k8s.deployment.available", "{pod}", Int(At(d, "status"), "availableReplicas"));
   }
   for (const json& p : Items(pods)) {
-    b.Resource(PodResourceAttributes(p));
+    const Labels pod = PodResourceAttributes(p);
+    b.Resource(pod);
     const std::string phase = Str(At(p, "status"), "phase");
     b.Gauge("k8s.pod.phase", "1",
             phase == "Pending"     ? 1
@@ -88,12 +92,35 @@ size_t AddClusterMetrics(const json& nodes, const json& deployments, const json&
             : phase == "Succeeded" ? 3
             : phase == "Failed"    ? 4
                                    : 5);
-    const json& statuses = At(At(p, "status"), "containerStatuses");
-    if (!statuses.is_array()) continue;
-    for (const json& s : statuses) {
-      const Labels c = {{"k8s.container.name", Str(s, "name")}};
-      const json& ready = At(s, "ready");
-      b.Gauge("k8s.container.ready", "1", ready.is_boolean() && ready.get<bool>() ? 1 : 0, c);
+    // Per container, as k8s_cluster reports them: readiness, limits and requests.
+    std::map<std::string, const json*> statuses;
+    const json& list = At(At(p, "status"), "containerStatuses");
+    if (list.is_array()) {
+      for (const json& st : list) statuses[Str(st, "name")] = &st;
+    }
+    const json& containers = At(At(p, "spec"), "containers");
+    if (!containers.is_array()) continue;
+    for (const json& c : containers) {
+      const std::string name = Str(c, "name");
+      Labels attrs = pod;
+      attrs.emplace_back("k8s.container.name", name);
+      b.Resource(attrs);
+      auto st = statuses.find(name);
+      if (st != statuses.end()) {
+        const json& ready = At(*st->second, "ready");
+        b.Gauge("k8s.container.ready", "1", ready.is_boolean() && ready.get<bool>() ? 1 : 0);
+      }
+      const json& resources = At(c, "resources");
+      for (const auto& [kind, resource, metric, unit] :
+           {std::tuple{"limits", "cpu", "k8s.container.cpu_limit", "{cpu}"},
+            {"limits", "memory", "k8s.container.memory_limit", "By"},
+            {"requests", "cpu", "k8s.container.cpu_request", "{cpu}"},
+            {"requests", "memory", "k8s.container.memory_request", "By"}}) {
+        const json& v = At(At(resources, kind), resource);
+        if (!v.is_string()) continue;
+        absl::StatusOr<int64_t> q = k8s::ParseQuantityMilli(v.get<std::string>());
+        if (q.ok()) b.Gauge(metric, unit, static_cast<double>(*q) / 1000.0);
+      }
     }
   }
   return b.points() - before;

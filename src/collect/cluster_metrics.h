@@ -5,8 +5,9 @@
 //               ephemeral_storage,pods}
 //   deployment  k8s.deployment.desired, k8s.deployment.available (with the composition id
 //               label of the Deployment, when it has one)
-//   pod         k8s.pod.phase (1 Pending, 2 Running, 3 Succeeded, 4 Failed, 5 Unknown),
-//               k8s.container.ready (restarts come from each node's agent)
+//   pod         k8s.pod.phase (1 Pending, 2 Running, 3 Succeeded, 4 Failed, 5 Unknown)
+//   container   k8s.container.ready, k8s.container.{cpu,memory}_{limit,request} (cores,
+//               bytes); restarts come from each node's agent
 // Stateless.
 #pragma once
 

@@ -104,6 +104,7 @@ void Uptime(const std::string& name, int64_t start_ns, MetricBuilder& b) {
 struct ContainerSpec {
   std::optional<double> cpu_limit, cpu_request, memory_limit, memory_request;  // cores, bytes
   int64_t restarts = -1;
+  std::string last_terminated_reason;  // OOMKilled, Error, ...
 };
 
 std::optional<double> Quantity(const json& resources, std::string_view kind,
@@ -130,7 +131,9 @@ std::map<std::string, ContainerSpec> Containers(const json& pod) {
   const json& statuses = At(pod, "status", "containerStatuses");
   if (statuses.is_array()) {
     for (const json& s : statuses) {
-      if (auto n = Num(s, "restartCount")) out[Str(s, "name")].restarts = static_cast<int64_t>(*n);
+      ContainerSpec& spec = out[Str(s, "name")];
+      if (auto n = Num(s, "restartCount")) spec.restarts = static_cast<int64_t>(*n);
+      spec.last_terminated_reason = Str(At(s, "lastState", "terminated"), "reason");
     }
   }
   return out;
@@ -270,13 +273,17 @@ size_t AddKubeletMetrics(const json& summary, const json& pods,
       const std::string name = Str(c, "name");
       Labels cattrs = attrs;
       cattrs.emplace_back("k8s.container.name", name);
+      auto spec = specs.find(name);
+      if (spec != specs.end() && !spec->second.last_terminated_reason.empty()) {
+        cattrs.emplace_back("k8s.container.status.last_terminated_reason",
+                            spec->second.last_terminated_reason);
+      }
       SortUnique(cattrs);
       b.Resource(cattrs);
       const int64_t start = TimeNs(c, "startTime");
       CpuMemory(c, "container", start, b);
       Filesystem(At(c, "rootfs"), "container", b);
       Uptime("container.uptime", start, b);
-      auto spec = specs.find(name);
       if (spec == specs.end()) continue;
       Utilizations("k8s.container", CpuCores(c), MemoryBytes(c), spec->second, b);
       if (spec->second.restarts >= 0) {

@@ -8,7 +8,9 @@
 //   container  container.{cpu.usage,cpu.time,memory.*,filesystem.*,uptime},
 //              k8s.container.{memory_limit_utilization,cpu_limit_utilization,
 //              memory_request_utilization,cpu_request_utilization,restarts}
-// Limits, requests, restarts, labels and the owning workload come from the kubelet's /pods
+// Container resources carry k8s.container.status.last_terminated_reason once a container has
+// terminated (OOMKilled, Error, ...). Limits, requests, restarts, labels and the owning
+// workload come from the kubelet's /pods
 // (or any list of the node's pods). Utilizations are usage / limit (memory: usageBytes; CPU:
 // cores); a pod's are emitted only when every container has that limit or request, as in
 // kubeletstats. Stateless.

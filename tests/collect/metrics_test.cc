@@ -204,6 +204,7 @@ TEST(ClusterMetricsTest, NodesDeploymentsAndPods) {
       "uid":"d1","labels":{"krateo.io/composition-id":"c-9"}},"spec":{"replicas":3},
       "status":{"availableReplicas":2}}]})");
   const json pods = json::parse(R"({"items":[{"metadata":{"name":"p","namespace":"a","uid":"p1"},
+      "spec":{"containers":[{"name":"c","resources":{"limits":{"cpu":"500m","memory":"64Mi"}}}]},
       "status":{"phase":"Running","containerStatuses":[{"name":"c","ready":true,"restartCount":4}]}}]})");
   MetricsRequest r;
   MetricBuilder b(&r, "test", 1);
@@ -220,8 +221,11 @@ TEST(ClusterMetricsTest, NodesDeploymentsAndPods) {
   EXPECT_EQ(*Value(r, "k8s.deployment.desired", web), 3);
   EXPECT_EQ(*Value(r, "k8s.deployment.available", web), 2);
   EXPECT_EQ(*Value(r, "k8s.pod.phase", {{"k8s.pod.name", "p"}}), 2);
-  EXPECT_EQ(*Value(r, "k8s.container.ready", {{"k8s.pod.name", "p"}}, {{"k8s.container.name", "c"}}),
-            1);
+  const std::map<std::string, std::string> c = {{"k8s.pod.name", "p"}, {"k8s.container.name", "c"}};
+  EXPECT_EQ(*Value(r, "k8s.container.ready", c), 1);
+  EXPECT_DOUBLE_EQ(*Value(r, "k8s.container.cpu_limit", c), 0.5);
+  EXPECT_DOUBLE_EQ(*Value(r, "k8s.container.memory_limit", c), 64.0 * (1 << 20));
+  EXPECT_FALSE(Value(r, "k8s.container.memory_request", c).has_value());
 }
 
 }  // namespace
