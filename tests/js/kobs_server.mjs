@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import readline from 'node:readline';
 
-export async function startKobs(extraEnv = {}) {
+// `args` are added after `serve` (e.g. ['--sim', ...]).
+export async function startKobs(extraEnv = {}, args = []) {
   const bin = process.env.KOBS_BIN;
   if (!bin) throw new Error('KOBS_BIN must name the kobs binary');
   const dir = mkdtempSync(join(tmpdir(), 'kobs-js-'));
-  const child = spawn(bin, ['serve'], {
+  const child = spawn(bin, ['serve', ...args], {
     cwd: dir,
     env: {
       ...process.env,
@@ -43,6 +44,7 @@ export async function startKobs(extraEnv = {}) {
     otlpHttpUrl: ready.otlp_http,
     otlpGrpcAddr: ready.otlp_grpc,
     mcpUrl: ready.mcp,
+    dir,
     lines,
     async stop() {
       const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));

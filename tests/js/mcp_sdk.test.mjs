@@ -122,8 +122,8 @@ test('refusals are tool errors with a reason, and nothing is written', async () 
 });
 
 test('every diagnostic tool answers through the SDK', async () => {
-  // The rows themselves are checked in tests/mcp/diagnostic_tools_test.cc; here each tool runs
-  // end to end through the SDK (against an empty store until the simulated cluster lands).
+  // The rows themselves are checked in tests/mcp/diagnostic_tools_test.cc, and against the
+  // simulated cluster's data in mcp_sim.test.mjs; here each tool runs on an empty store.
   const calls = {
     get_pod_errors: { pod_name: 'api-' },
     get_pod_timeline: { namespace: 'shop', pod_name: 'api-' },
