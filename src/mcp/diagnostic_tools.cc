@@ -1,5 +1,6 @@
 #include "mcp/diagnostic_tools.h"
 
+#include <future>
 #include <set>
 #include <string>
 
@@ -44,6 +45,9 @@ struct Ctx {
   store::Store& store;
   McpOptions o;
   bool materialized = false;
+  // The typed events table (schema migration 10): one composition's events are a primary-key
+  // range there.
+  bool typed_events = false;
 
   // `sql` over otel_logs, with the map lookups of pod and namespace on the fast columns.
   std::string Logs(std::string sql) const {
@@ -292,25 +296,31 @@ Tool PodHealth(const Ctx& c) {
                                 Param::Str("name", a["pod_name"].get<std::string>()),
                                 Param::Raw("m", a["minutes"].dump()),
                                 Param::Raw("metrics", kHealthMetrics)};
-        // One pass over the pod's events, one over its logs, one over its metrics.
-        auto events = Rows(
-            c.store, c.o,
-            fmt::format("SELECT {} AS type, {} AS reason, count() AS count, "
-                        "max(toString(Timestamp)) AS last_seen, argMax({}, Timestamp) AS "
-                        "last_message FROM otel_logs WHERE {} AND {} AND {} LIKE {{pod:String}} "
-                        "AND {} = {{ns:String}} AND Timestamp > now() - INTERVAL {{m:UInt32}} "
-                        "MINUTE GROUP BY type, reason ORDER BY count DESC, last_seen DESC LIMIT 200",
-                        kType, kReason, kMessage, kIsEvent, kNamePrefilter, kObjName, kObjNs),
-            p);
-        if (!events.ok()) return events.status();
-        auto errors = Rows(c.store, c.o,
-                           c.Logs(fmt::format("SELECT count() AS error_count FROM otel_logs WHERE "
-                                              "{} AND {} AND Timestamp > now() - INTERVAL "
-                                              "{{m:UInt32}} MINUTE",
-                                              kPodFilter, kIsError)),
-                           p);
-        if (!errors.ok()) return errors.status();
+        // One pass over the pod's events, one over its logs, one over its metrics, at once.
+        auto events_f = std::async(std::launch::async, [&] {
+          return Rows(
+              c.store, c.o,
+              fmt::format("SELECT {} AS type, {} AS reason, count() AS count, "
+                          "max(toString(Timestamp)) AS last_seen, argMax({}, Timestamp) AS "
+                          "last_message FROM otel_logs WHERE {} AND {} AND {} LIKE {{pod:String}} "
+                          "AND {} = {{ns:String}} AND Timestamp > now() - INTERVAL {{m:UInt32}} "
+                          "MINUTE GROUP BY type, reason ORDER BY count DESC, last_seen DESC LIMIT 200",
+                          kType, kReason, kMessage, kIsEvent, kNamePrefilter, kObjName, kObjNs),
+              p);
+        });
+        auto errors_f = std::async(std::launch::async, [&] {
+          return Rows(c.store, c.o,
+                      c.Logs(fmt::format("SELECT count() AS error_count FROM otel_logs WHERE "
+                                         "{} AND {} AND Timestamp > now() - INTERVAL "
+                                         "{{m:UInt32}} MINUTE",
+                                         kPodFilter, kIsError)),
+                      p);
+        });
         auto metrics = Rows(c.store, c.o, LatestMetrics(kPodFilter), p);
+        auto events = events_f.get();
+        auto errors = errors_f.get();
+        if (!events.ok()) return events.status();
+        if (!errors.ok()) return errors.status();
         if (!metrics.ok()) return metrics.status();
         ojson warnings = ojson::array();
         ojson last_problem = nullptr;
@@ -425,17 +435,27 @@ Tool CompositionHealth(const Ctx& c) {
       .run = [c](const json& a) -> absl::StatusOr<ojson> {
         std::vector<Param> p = {Param::Str("id", a["composition_id"].get<std::string>()),
                                 Param::Raw("m", a["minutes"].dump())};
-        auto resources = Rows(
-            c.store, c.o,
-            fmt::format("SELECT {0} AS kind, {1} AS name, {2} AS namespace, countIf({3} = "
-                        "'Warning') AS warnings, countIf({3} != 'Warning') AS normal, "
-                        "argMax({4}, Timestamp) AS last_reason, argMax({5}, Timestamp) AS "
-                        "last_message, max(toString(Timestamp)) AS last_seen FROM otel_logs "
-                        "WHERE has(mapValues(LogAttributes), {{id:String}}) AND LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {6} "
-                        "AND Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE GROUP BY kind, name, "
-                        "namespace ORDER BY warnings DESC, kind, name LIMIT 500",
-                        kObjKind, kObjName, kObjNs, kType, kReason, kMessage, kIsEvent),
-            p);
+        const std::string resources_sql =
+            c.typed_events
+                ? std::string(
+                      "SELECT ObjectKind AS kind, ObjectName AS name, ObjectNamespace AS "
+                      "namespace, countIf(Type = 'Warning') AS warnings, countIf(Type != "
+                      "'Warning') AS normal, argMax(Reason, Timestamp) AS last_reason, "
+                      "argMax(Message, Timestamp) AS last_message, max(toString(Timestamp)) AS "
+                      "last_seen FROM kobs_k8s_events WHERE CompositionId = {id:String} AND "
+                      "Timestamp > now() - INTERVAL {m:UInt32} MINUTE GROUP BY kind, name, "
+                      "namespace ORDER BY warnings DESC, kind, name LIMIT 500")
+                : fmt::format(
+                      "SELECT {0} AS kind, {1} AS name, {2} AS namespace, countIf({3} = "
+                      "'Warning') AS warnings, countIf({3} != 'Warning') AS normal, "
+                      "argMax({4}, Timestamp) AS last_reason, argMax({5}, Timestamp) AS "
+                      "last_message, max(toString(Timestamp)) AS last_seen FROM otel_logs "
+                      "WHERE has(mapValues(LogAttributes), {{id:String}}) AND "
+                      "LogAttributes['krateo.io/composition-id'] = {{id:String}} AND {6} AND "
+                      "Timestamp > now() - INTERVAL {{m:UInt32}} MINUTE GROUP BY kind, name, "
+                      "namespace ORDER BY warnings DESC, kind, name LIMIT 500",
+                      kObjKind, kObjName, kObjNs, kType, kReason, kMessage, kIsEvent);
+        auto resources = Rows(c.store, c.o, resources_sql, p);
         if (!resources.ok()) return resources.status();
         // Its pods (the Pod resources above): error logs and containers, one query each.
         std::vector<std::string> keys;
@@ -448,18 +468,22 @@ Tool CompositionHealth(const Ctx& c) {
         const std::string in_pods =
             "has({pods:Array(String)}, concat(ResourceAttributes['k8s.namespace.name'], '/', "
             "ResourceAttributes['k8s.pod.name']))";
-        auto errors = Rows(c.store, c.o,
-                           c.Logs(fmt::format("SELECT ResourceAttributes['k8s.pod.name'] AS pod, "
-                                              "ResourceAttributes['k8s.namespace.name'] AS "
-                                              "namespace, count() AS n FROM otel_logs WHERE {} "
-                                              "AND {} AND Timestamp > now() - INTERVAL "
-                                              "{{m:UInt32}} MINUTE GROUP BY pod, namespace",
-                                              in_pods, kIsError)),
-                           p);
-        if (!errors.ok()) return errors.status();
+        // The pods' error logs and their containers' metrics, at once.
         std::vector<Param> mp = p;
         mp.push_back(Param::Raw("metrics", kHealthMetrics));
+        auto errors_f = std::async(std::launch::async, [&] {
+          return Rows(c.store, c.o,
+                      c.Logs(fmt::format("SELECT ResourceAttributes['k8s.pod.name'] AS pod, "
+                                         "ResourceAttributes['k8s.namespace.name'] AS "
+                                         "namespace, count() AS n FROM otel_logs WHERE {} "
+                                         "AND {} AND Timestamp > now() - INTERVAL "
+                                         "{{m:UInt32}} MINUTE GROUP BY pod, namespace",
+                                         in_pods, kIsError)),
+                      p);
+        });
         auto metrics = Rows(c.store, c.o, LatestMetrics(in_pods), mp);
+        auto errors = errors_f.get();
+        if (!errors.ok()) return errors.status();
         if (!metrics.ok()) return metrics.status();
         const ojson containers = Containers(*metrics);
         ojson pods = ojson::array();
@@ -497,7 +521,14 @@ std::vector<Tool> DiagnosticTools(store::Store& store, const McpOptions& o) {
       "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = "
       "'otel_logs' AND name IN ('__otel_materialized_k8s.pod.name', "
       "'__otel_materialized_k8s.namespace.name')");
-  const Ctx c{.store = store, .o = o, .materialized = cols.ok() && *cols == "2"};
+  auto typed = store::QueryScalar(
+      store,
+      "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = "
+      "'kobs_k8s_events'");
+  const Ctx c{.store = store,
+              .o = o,
+              .materialized = cols.ok() && *cols == "2",
+              .typed_events = typed.ok() && *typed == "1"};
   return {PodErrors(c),      PodTimeline(c), CompositionEvents(c), WarningSummary(c), AgentTraces(c),
           PodHealth(c),      SearchLogs(c),  SlowTraces(c),        CompositionHealth(c)};
 }
