@@ -3,6 +3,7 @@
 #include <map>
 #include <tuple>
 
+#include "collect/json_fields.h"
 #include "collect/kubelet_metrics.h"
 #include "k8s/objects.h"
 
@@ -12,28 +13,13 @@ using nlohmann::json;
 
 namespace {
 
-const json& At(const json& j, std::string_view key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
-std::string Str(const json& j, std::string_view key) {
-  const json& v = At(j, key);
-  return v.is_string() ? v.get<std::string>() : "";
-}
-
 const json& Items(const json& list) {
   static const json kEmpty = json::array();
   const json& items = At(list, "items");
   return items.is_array() ? items : kEmpty;
 }
 
-double Int(const json& j, std::string_view key) {
-  const json& v = At(j, key);
-  return v.is_number() ? v.get<double>() : 0;
-}
+double Int(const json& j, std::string_view key) { return Num(j, key).value_or(0); }
 
 }  // namespace
 

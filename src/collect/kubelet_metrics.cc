@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "collect/json_fields.h"
 #include "common/time_util.h"
 #include "k8s/objects.h"
 
@@ -14,29 +15,6 @@ namespace kobs::collect {
 using nlohmann::json;
 
 namespace {
-
-const json& At(const json& j, std::string_view key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
-template <typename... Keys>
-const json& At(const json& j, std::string_view key, Keys... rest) {
-  return At(At(j, key), rest...);
-}
-
-std::optional<double> Num(const json& j, std::string_view key) {
-  const json& v = At(j, key);
-  if (v.is_number()) return v.get<double>();
-  return std::nullopt;
-}
-
-std::string Str(const json& j, std::string_view key) {
-  const json& v = At(j, key);
-  return v.is_string() ? v.get<std::string>() : "";
-}
 
 int64_t TimeNs(const json& j, std::string_view key) {
   absl::StatusOr<int64_t> t = ParseRfc3339Nanos(Str(j, key));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "collect/exporter.h"
+#include "collect/json_fields.h"
 #include "collect/kubelet_metrics.h"
 #include "collect/metric_builder.h"
 #include "common/absl_compat.h"
@@ -80,18 +81,11 @@ absl::StatusOr<size_t> NodeAgent::ScrapeMetrics() {
       } else {
         KubeletMetricsOptions km{.label_key = options_.label_key};
         km.composition = [this](const json& pod) -> std::string {
-          static const json kEmpty = json::object();
-          auto mi = pod.find("metadata");
-          const json& m = mi != pod.end() && mi->is_object() ? *mi : kEmpty;
-          auto str = [&m](const char* k) {
-            auto it = m.find(k);
-            return it != m.end() && it->is_string() ? it->get<std::string>() : std::string();
-          };
-          absl::StatusOr<std::string> id = resolver_.Resolve({.api_version = "v1",
-                                                              .kind = "Pod",
-                                                              .namespace_ = str("namespace"),
-                                                              .name = str("name"),
-                                                              .uid = str("uid")});
+          const json& m = At(pod, "metadata");
+          absl::StatusOr<std::string> id = resolver_.Resolve(
+              {.api_version = "v1", .kind = "Pod", .namespace_ = Str(m, "namespace"),
+               .name = Str(m, "name"), .uid = Str(m, "uid")},
+              &pod);
           return id.ok() ? *id : "";
         };
         AddKubeletMetrics(s, p.is_discarded() ? json() : p, km, b);
