@@ -132,12 +132,11 @@ absl::Status Tailer::Discover() {
     auto f = std::make_unique<File>(options_.max_line_bytes, options_.max_entry_lines);
     f->path = path;
     f->ref = std::make_shared<const ContainerRef>(std::move(ref));
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) continue;
     std::string open_path = path;
     uint64_t start = 0;
     auto saved = restored_.find(path);
-    if (saved != restored_.end()) {
+    struct stat st {};
+    if (saved != restored_.end() && ::stat(path.c_str(), &st) == 0) {
       if (saved->second.first == st.st_ino) {
         start = saved->second.second;
       } else {
@@ -161,7 +160,7 @@ absl::Status Tailer::Discover() {
     f->ino = fst.st_ino;
     if (start > static_cast<uint64_t>(fst.st_size)) start = 0;  // truncated meanwhile
     f->offset = start;
-    ::lseek(f->fd, static_cast<off_t>(start), SEEK_SET);
+    if (start > 0) ::lseek(f->fd, static_cast<off_t>(start), SEEK_SET);
     files_[path] = std::move(f);
   }
   for (auto& [path, f] : files_) {
@@ -244,15 +243,17 @@ void Tailer::Read(File& f, std::vector<TailedEntry>& out, bool flush_entries) {
     f.Reset();
   };
 
+  // The path is checked at every poll, so that a rename is followed at once (the checkpoint
+  // then names the new file: a second rotation while stopped loses nothing).
   struct stat st {};
   const bool exists = ::stat(f.path.c_str(), &st) == 0;
+  struct stat fst {};
   if (exists && st.st_ino != f.ino) {
     // Renamed away: read the old file to its end, then follow the new one from its start.
     drain(true);
     flush_all();
     ::close(f.fd);
     f.fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat fst {};
     if (f.fd < 0 || ::fstat(f.fd, &fst) != 0) return;
     f.ino = fst.st_ino;
     f.offset = 0;
@@ -262,7 +263,6 @@ void Tailer::Read(File& f, std::vector<TailedEntry>& out, bool flush_entries) {
     f.gone = true;
     return;
   }
-  struct stat fst {};
   bool truncated = ::fstat(f.fd, &fst) == 0 && static_cast<uint64_t>(fst.st_size) < f.offset;
   if (!truncated && !f.head.empty()) {
     // Truncated and written again up to the same size or more: the first bytes changed.
