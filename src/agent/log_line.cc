@@ -69,7 +69,12 @@ absl::StatusOr<LogLine> ParseCriLine(std::string_view line) {
   std::string_view first = tags.substr(0, tags.find(':'));
   if (first != "P" && first != "F") return Bad("CRI line with an unknown tag", line);
   out.partial = first == "P";
-  out.text = sp3 == std::string_view::npos ? "" : std::string(line.substr(sp3 + 1));
+  if (sp3 != std::string_view::npos) {
+    const std::string_view text = line.substr(sp3 + 1);
+    // A part is followed by more: room for a short last part saves a reallocation and a copy.
+    if (out.partial) out.text.reserve(text.size() + 4096);
+    out.text.assign(text.data(), text.size());
+  }
   return out;
 }
 
