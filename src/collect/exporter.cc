@@ -8,11 +8,14 @@
 
 #include <fmt/format.h>
 
+#include "absl/strings/escaping.h"
+
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "google/rpc/status.pb.h"
 #include "net/curl_pool.h"
+#include "otlp/attributes.h"
 #include "otlp/ingest.h"
 #include "store/spool.h"
 #include "store/writer.h"
@@ -23,32 +26,6 @@ namespace pb = opentelemetry::proto;
 using LogsRequest = pb::collector::logs::v1::ExportLogsServiceRequest;
 
 namespace {
-
-void SetAttributes(const store::Attributes& attributes,
-                   google::protobuf::RepeatedPtrField<pb::common::v1::KeyValue>* out) {
-  for (const auto& [k, v] : attributes) {
-    pb::common::v1::KeyValue* kv = out->Add();
-    kv->set_key(k);
-    kv->mutable_value()->set_string_value(v);
-  }
-}
-
-bool HexToBytes(const std::string& hex, std::string* out) {
-  if (hex.size() % 2 != 0) return false;
-  out->clear();
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    auto nibble = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out->push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return true;
-}
 
 size_t Collect(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
@@ -70,7 +47,7 @@ void LogRowsToRequest(const std::vector<store::LogRow>& rows, LogsRequest* out) 
                                [](const auto& kv) { return kv.first == "service.name"; });
         if (it == resource.end()) resource.emplace_back("service.name", row.service_name);
       }
-      SetAttributes(resource, rl->mutable_resource()->mutable_attributes());
+      otlp::FromAttributes(resource, rl->mutable_resource()->mutable_attributes());
       scope = rl->add_scope_logs();
       scope->mutable_scope()->set_name(row.scope_name);
       scope->mutable_scope()->set_version(row.scope_version);
@@ -82,10 +59,10 @@ void LogRowsToRequest(const std::vector<store::LogRow>& rows, LogsRequest* out) 
     r->set_severity_text(row.severity_text);
     r->set_severity_number(static_cast<pb::logs::v1::SeverityNumber>(row.severity_number));
     r->mutable_body()->set_string_value(row.body);
-    SetAttributes(row.log_attributes, r->mutable_attributes());
-    std::string bytes;
-    if (!row.trace_id.empty() && HexToBytes(row.trace_id, &bytes)) r->set_trace_id(bytes);
-    if (!row.span_id.empty() && HexToBytes(row.span_id, &bytes)) r->set_span_id(bytes);
+    otlp::FromAttributes(row.log_attributes, r->mutable_attributes());
+    // The rows' ids are otlp::HexId output: lower-case hex, or empty.
+    if (!row.trace_id.empty()) r->set_trace_id(absl::HexStringToBytes(row.trace_id));
+    if (!row.span_id.empty()) r->set_span_id(absl::HexStringToBytes(row.span_id));
     r->set_flags(row.trace_flags);
   }
 }
@@ -148,6 +125,7 @@ OtlpExporter::OtlpExporter(OtlpExporterOptions options, std::unique_ptr<store::S
                            MetricsRegistry& metrics)
     : options_(std::move(options)),
       spool_(std::move(spool)),
+      curl_(std::make_unique<net::CurlPool>(1)),
       sent_items_(metrics.GetCounter("kobs_agent_sent_items_total",
                                      "Log records and metric points the server accepted.")),
       failures_(metrics.GetCounter("kobs_agent_send_failures_total",
@@ -208,10 +186,11 @@ void OtlpExporter::Stop(std::chrono::milliseconds drain) {
 
 int OtlpExporter::Post(const std::string& signal, const std::string& body, std::string* error,
                        std::chrono::seconds* retry_after) {
-  net::CurlGlobalInit();
-  CURL* h = curl_easy_init();
+  // One pooled handle: its connection to the server stays open between batches.
+  net::CurlPool::Lease lease = curl_->Acquire();
+  CURL* h = lease.get();
   if (h == nullptr) {
-    *error = "curl_easy_init failed";
+    *error = "cannot create a curl handle";
     return 0;
   }
   const std::string url = fmt::format("{}/v1/{}", options_.endpoint, signal);
@@ -237,7 +216,6 @@ int OtlpExporter::Post(const std::string& signal, const std::string& body, std::
   long status = 0;
   if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(headers);
-  curl_easy_cleanup(h);
   if (rc != CURLE_OK) {
     *error = curl_easy_strerror(rc);
     return 0;

@@ -34,6 +34,10 @@ class Gauge;
 class MetricsRegistry;
 }  // namespace kobs
 
+namespace kobs::net {
+class CurlPool;
+}
+
 namespace kobs::otlp {
 class Ingest;
 }
@@ -120,6 +124,7 @@ class OtlpExporter : public Exporter {
 
   const OtlpExporterOptions options_;
   std::unique_ptr<store::Spool> spool_;
+  std::unique_ptr<net::CurlPool> curl_;  // the sender thread's connection
   std::atomic<uint64_t> sent_{0};
   std::atomic<bool> connected_{false};
   Counter& sent_items_;

@@ -1,28 +1,18 @@
 #include "collect/metric_builder.h"
 
+#include "otlp/attributes.h"
+
 namespace kobs::collect {
 
 namespace pb = opentelemetry::proto;
 
-namespace {
-
-void SetAttributes(const Labels& labels,
-                   google::protobuf::RepeatedPtrField<pb::common::v1::KeyValue>* out) {
-  for (const auto& [k, v] : labels) {
-    pb::common::v1::KeyValue* kv = out->Add();
-    kv->set_key(k);
-    kv->mutable_value()->set_string_value(v);
-  }
-}
-
-}  // namespace
 
 MetricBuilder::MetricBuilder(MetricsRequest* request, std::string scope, int64_t now_ns)
     : request_(request), scope_(std::move(scope)), now_ns_(now_ns) {}
 
 void MetricBuilder::Resource(const Labels& attributes) {
   pb::metrics::v1::ResourceMetrics* rm = request_->add_resource_metrics();
-  SetAttributes(attributes, rm->mutable_resource()->mutable_attributes());
+  otlp::FromAttributes(attributes, rm->mutable_resource()->mutable_attributes());
   current_ = rm->add_scope_metrics();
   current_->mutable_scope()->set_name(scope_);
 }
@@ -41,7 +31,7 @@ void MetricBuilder::Gauge(std::string_view name, std::string_view unit, double v
   pb::metrics::v1::NumberDataPoint* p = Add(name, unit)->mutable_gauge()->add_data_points();
   p->set_time_unix_nano(static_cast<uint64_t>(now_ns_));
   p->set_as_double(value);
-  SetAttributes(attributes, p->mutable_attributes());
+  otlp::FromAttributes(attributes, p->mutable_attributes());
 }
 
 void MetricBuilder::Sum(std::string_view name, std::string_view unit, double value,
@@ -53,7 +43,7 @@ void MetricBuilder::Sum(std::string_view name, std::string_view unit, double val
   p->set_start_time_unix_nano(static_cast<uint64_t>(start_ns > 0 ? start_ns : now_ns_));
   p->set_time_unix_nano(static_cast<uint64_t>(now_ns_));
   p->set_as_double(value);
-  SetAttributes(attributes, p->mutable_attributes());
+  otlp::FromAttributes(attributes, p->mutable_attributes());
 }
 
 }  // namespace kobs::collect

@@ -235,4 +235,13 @@ std::string HexId(std::string_view bytes) {
   return out;
 }
 
+void FromAttributes(const store::Attributes& attributes,
+                    google::protobuf::RepeatedPtrField<otlp_common::KeyValue>* out) {
+  for (const auto& [k, v] : attributes) {
+    otlp_common::KeyValue* kv = out->Add();
+    kv->set_key(k);
+    kv->mutable_value()->set_string_value(v);
+  }
+}
+
 }  // namespace kobs::otlp

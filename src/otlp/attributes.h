@@ -24,6 +24,10 @@ void AppendAnyValueJson(const otlp_common::AnyValue& value, std::string* out, in
 void ToAttributes(const google::protobuf::RepeatedPtrField<otlp_common::KeyValue>& attributes,
                   store::Attributes* out);
 
+// The reverse of ToAttributes for string values: appends each pair as a KeyValue.
+void FromAttributes(const store::Attributes& attributes,
+                    google::protobuf::RepeatedPtrField<otlp_common::KeyValue>* out);
+
 // Appends `attributes` as a RowBinary Map(String, String): key-sorted, a repeated key keeping
 // its last value. Faster than ToAttributes + StringMap (no per-entry copies of strings).
 void EncodeAttributeMap(
