@@ -153,14 +153,18 @@ double WcSeconds(const Corpus& c, int64_t* counted) {
 double TailSeconds(const fs::path& root, const Corpus& c, bool rows, int64_t* entries) {
   std::atomic<int64_t> n{0};
   int64_t sink_bytes = 0;
+  const kobs::collect::PodTags tags{.attributes = {{"app", "web"},
+                                                   {"k8s.deployment.name", "web"},
+                                                   {"k8s.namespace.name", "shop"},
+                                                   {"k8s.pod.labels.app", "web"}},
+                                    .workload = "web"};
   kobs::agent::Tailer tailer(
       {.root = root.string()},
       [&](std::vector<kobs::agent::TailedEntry>& batch) -> absl::Status {
         for (const auto& e : batch) {
           if (rows) {
             kobs::store::LogRow row = kobs::collect::PodLogRow(
-                e, nlohmann::json(), "Deployment", "web", "", "krateo.io/composition-id",
-                "/var/log/pods/x/app/0.log");
+                e, tags, "krateo.io/composition-id", "/var/log/pods/x/app/0.log");
             sink_bytes += static_cast<int64_t>(row.body.size());
           }
         }

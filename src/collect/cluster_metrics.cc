@@ -4,7 +4,7 @@
 #include <tuple>
 
 #include "collect/json_fields.h"
-#include "collect/kubelet_metrics.h"
+#include "collect/pod_attributes.h"
 #include "k8s/objects.h"
 
 namespace kobs::collect {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "collect/json_fields.h"
+#include "collect/pod_attributes.h"
 #include "common/time_util.h"
 #include "k8s/objects.h"
 
@@ -21,12 +22,6 @@ int64_t TimeNs(const json& j, std::string_view key) {
   return t.ok() ? *t : 0;
 }
 
-void SortUnique(Labels& a) {
-  std::stable_sort(a.begin(), a.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
-  a.erase(std::unique(a.begin(), a.end(),
-                      [](const auto& x, const auto& y) { return x.first == y.first; }),
-          a.end());
-}
 
 // `prefix`.cpu.usage / cpu.time / memory.* from a CPUStats and a MemoryStats.
 void CpuMemory(const json& stats, const std::string& prefix, int64_t start_ns, MetricBuilder& b) {
@@ -138,47 +133,6 @@ std::optional<double> MemoryBytes(const json& stats) { return Num(At(stats, "mem
 
 }  // namespace
 
-Labels PodResourceAttributes(const json& pod) {
-  Labels a;
-  const json& meta = At(pod, "metadata");
-  a.emplace_back("k8s.namespace.name", Str(meta, "namespace"));
-  a.emplace_back("k8s.pod.name", Str(meta, "name"));
-  a.emplace_back("k8s.pod.uid", Str(meta, "uid"));
-  if (std::string node = Str(At(pod, "spec"), "nodeName"); !node.empty()) {
-    a.emplace_back("k8s.node.name", node);
-  }
-  if (std::string start = Str(At(pod, "status"), "startTime"); !start.empty()) {
-    a.emplace_back("k8s.pod.start_time", start);
-  }
-  const json& labels = At(meta, "labels");
-  const json& owners = At(meta, "ownerReferences");
-  if (owners.is_array()) {
-    for (const json& o : owners) {
-      if (!At(o, "controller").is_boolean() || !At(o, "controller").get<bool>()) continue;
-      std::string kind = Str(o, "kind"), name = Str(o, "name");
-      std::string lower = kind;
-      std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-      a.emplace_back(fmt::format("k8s.{}.name", lower), name);
-      // A ReplicaSet is named <deployment>-<pod-template-hash>.
-      std::string hash = Str(labels, "pod-template-hash");
-      if (kind == "ReplicaSet" && !hash.empty() && name.size() > hash.size() + 1 &&
-          name.compare(name.size() - hash.size() - 1, std::string::npos, "-" + hash) == 0) {
-        a.emplace_back("k8s.deployment.name", name.substr(0, name.size() - hash.size() - 1));
-      }
-      break;
-    }
-  }
-  if (labels.is_object()) {
-    for (const auto& [k, v] : labels.items()) {
-      if (!v.is_string()) continue;
-      a.emplace_back(k, v.get<std::string>());
-      a.emplace_back("k8s.pod.labels." + k, v.get<std::string>());
-    }
-  }
-  SortUnique(a);
-  return a;
-}
-
 size_t AddKubeletMetrics(const json& summary, const json& pods,
                          const KubeletMetricsOptions& options, MetricBuilder& b) {
   const size_t before = b.points();
@@ -220,7 +174,7 @@ size_t AddKubeletMetrics(const json& summary, const json& pods,
     if (options.composition) {
       if (std::string id = options.composition(pod); !id.empty()) {
         attrs.emplace_back(options.label_key, id);
-        SortUnique(attrs);
+        SortByKey(attrs);
       }
     }
     const std::map<std::string, ContainerSpec> specs = Containers(pod);
@@ -256,7 +210,7 @@ size_t AddKubeletMetrics(const json& summary, const json& pods,
         cattrs.emplace_back("k8s.container.status.last_terminated_reason",
                             spec->second.last_terminated_reason);
       }
-      SortUnique(cattrs);
+      SortByKey(cattrs);
       b.Resource(cattrs);
       const int64_t start = TimeNs(c, "startTime");
       CpuMemory(c, "container", start, b);

@@ -37,9 +37,4 @@ struct KubeletMetricsOptions {
 size_t AddKubeletMetrics(const nlohmann::json& summary, const nlohmann::json& pods,
                          const KubeletMetricsOptions& options, MetricBuilder& out);
 
-// The attributes of a pod's resource: namespace, name, uid, node, start time, workload
-// (k8s.deployment.name through the ReplicaSet's pod-template-hash, or the controller's kind),
-// and each label both raw and as k8s.pod.labels.<key>. Sorted by key.
-Labels PodResourceAttributes(const nlohmann::json& pod);
-
 }  // namespace kobs::collect

@@ -51,11 +51,19 @@ struct PodLogsOptions {
   std::chrono::milliseconds pod_list_interval{std::chrono::seconds(2)};
 };
 
-// The row of one tailed entry; `pod` is the Pod object (null when unknown).
-store::LogRow PodLogRow(const agent::TailedEntry& entry, const nlohmann::json& pod,
-                        const std::string& workload_kind, const std::string& workload_name,
-                        const std::string& composition_id, const std::string& label_key,
-                        const std::string& file_path);
+// What a pod's rows share, worked out once per pod.
+struct PodTags {
+  store::Attributes attributes;  // pod_attributes.h, sorted; from the path for an unknown pod
+  std::string workload;          // its Deployment or controller ("" for a bare or unknown pod)
+  std::string composition_id;
+};
+
+// PodTags of a Pod object, or (`pod` null) of the path alone.
+PodTags TagsOf(const agent::ContainerRef& ref, const nlohmann::json& pod);
+
+// The row of one tailed entry of a pod tagged `tags`.
+store::LogRow PodLogRow(const agent::TailedEntry& entry, const PodTags& tags,
+                        const std::string& label_key, const std::string& file_path);
 
 class PodLogsCollector {
  public:
@@ -68,11 +76,7 @@ class PodLogsCollector {
   uint64_t rows() const { return rows_.load(); }
 
  private:
-  struct PodInfo {
-    nlohmann::json pod;
-    std::string workload_kind, workload_name, composition_id;
-  };
-  const PodInfo& Lookup(const agent::ContainerRef& ref);
+  const PodTags& Lookup(const agent::ContainerRef& ref);
   absl::Status Deliver(std::vector<agent::TailedEntry>& entries);
 
   k8s::Client& client_;
@@ -84,11 +88,10 @@ class PodLogsCollector {
   // The pod object of `ref`: from the node's pod list, or a GET. NotFound when it is gone.
   absl::StatusOr<nlohmann::json> FetchPod(const agent::ContainerRef& ref);
 
-  std::map<std::string, PodInfo> pods_;  // by uid; tailer thread only
+  std::map<std::string, PodTags> pods_;  // by uid; tailer thread only
   std::map<std::string, nlohmann::json> node_pods_;  // the node's pod list, by uid
   std::chrono::steady_clock::time_point node_pods_at_{};
-  std::map<std::string, std::string> deployment_of_;  // ReplicaSet "<ns>/<name>" -> Deployment
-  PodInfo unsettled_;                    // the last lookup that failed transiently
+  PodTags unsettled_;                    // the last lookup that failed transiently
   std::atomic<uint64_t> rows_{0};
   std::jthread thread_;
 };

@@ -2,7 +2,9 @@
 // proc tree with known contents, and the real one), and from the API's nodes and deployments.
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -12,6 +14,7 @@
 #include "collect/host_metrics.h"
 #include "collect/kubelet_metrics.h"
 #include "collect/metric_builder.h"
+#include "collect/pod_logs.h"
 #include "temp_dir.h"
 
 namespace kobs::collect {
@@ -136,6 +139,46 @@ TEST(KubeletMetricsTest, AttributesWorkloadsLabelsRestartsAndCompositions) {
                                                    {"k8s.container.name", "alpine"}})) {
     EXPECT_DOUBLE_EQ(*v, 2);
   }
+}
+
+TEST(PodLogRowTest, TagsAPodOnceAndEachRowWithItsContainer) {
+  json coredns;
+  const json pods = Testdata("nri-k8s-1.35-kubelet-pods.json");
+  for (const json& p : pods.at("items")) {
+    if (p["metadata"]["name"] == "coredns-7d764666f9-qdcxt") coredns = p;
+  }
+  ASSERT_TRUE(coredns.is_object());
+  const agent::ContainerRef ref{.ns = "kube-system", .pod = "coredns-7d764666f9-qdcxt",
+                                .uid = coredns["metadata"]["uid"], .container = "coredns",
+                                .restart = 2};
+  PodTags tags = TagsOf(ref, coredns);
+  tags.composition_id = "comp-1";
+  EXPECT_EQ(tags.workload, "coredns");
+  agent::TailedEntry e{.ref = std::make_shared<const agent::ContainerRef>(ref),
+                       .entry = {.time_unix_nano = 7, .stream = "stderr",
+                                 .text = "\x1b[31m[ERROR] plugin/errors: 2 timeout\x1b[0m"}};
+  store::LogRow row = PodLogRow(e, tags, "krateo.io/composition-id", "/p/0.log");
+  const std::map<std::string, std::string> r(row.resource_attributes.begin(),
+                                             row.resource_attributes.end());
+  EXPECT_EQ(r.at("k8s.deployment.name"), "coredns");
+  EXPECT_EQ(r.at("k8s.replicaset.name"), "coredns-7d764666f9");
+  EXPECT_EQ(r.at("k8s-app"), "kube-dns");
+  EXPECT_EQ(r.at("k8s.pod.labels.k8s-app"), "kube-dns");
+  EXPECT_EQ(r.at("k8s.container.name"), "coredns");
+  EXPECT_EQ(r.at("k8s.container.restart_count"), "2");
+  EXPECT_EQ(r.at("k8s.node.name"), "datagen-1-35");
+  EXPECT_EQ(r.at("service.name"), "coredns");
+  EXPECT_TRUE(std::is_sorted(row.resource_attributes.begin(), row.resource_attributes.end()));
+  EXPECT_EQ(row.body, "[ERROR] plugin/errors: 2 timeout");
+  EXPECT_EQ(row.severity_text, "ERROR");
+  EXPECT_EQ(row.service_name, "coredns");
+  const std::map<std::string, std::string> l(row.log_attributes.begin(), row.log_attributes.end());
+  EXPECT_EQ(l.at("krateo.io/composition-id"), "comp-1");
+  EXPECT_EQ(l.at("log.iostream"), "stderr");
+  // A pod the API no longer knows: what its path says, the container as the service.
+  row = PodLogRow(e, TagsOf(ref, json()), "krateo.io/composition-id", "/p/0.log");
+  EXPECT_EQ(row.service_name, "coredns");
+  EXPECT_EQ(row.resource_attributes.size(), 6u);  // container, restart, service, ns, pod, uid
 }
 
 TEST(KubeletMetricsTest, MalformedInputAddsWhatItCanAndNeverThrows) {
