@@ -16,7 +16,6 @@
 #include "cli/sim.h"
 #include "sim/container_profile.h"
 #include "sim/scenario.h"
-#include "absl/strings/numbers.h"
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -266,18 +265,10 @@ int main(int argc, char** argv) {
   }
   if (sim_cmd->parsed()) {
     kobs::InitLogging("info", kobs::LogFormat::kText);
-    size_t colon = sim_listen.rfind(':');
-    int port = -1;
-    if (colon == std::string::npos || !absl::SimpleAtoi(sim_listen.substr(colon + 1), &port) ||
-        port < 0 || port > 65535) {
+    if (!SplitHostPort(sim_listen, &sim_options.host, &sim_options.port).ok()) {
       std::fprintf(stderr, "kobs sim: --listen %s: expected host:port\n", sim_listen.c_str());
       return 1;
     }
-    sim_options.host = sim_listen.substr(0, colon);
-    if (sim_options.host.size() > 1 && sim_options.host.front() == '[') {
-      sim_options.host = sim_options.host.substr(1, sim_options.host.size() - 2);
-    }
-    sim_options.port = static_cast<uint16_t>(port);
     sim_options.bookmark_interval = std::chrono::milliseconds(bookmark_ms);
     absl::StatusOr<int64_t> memory = kobs::sim::ParseQuantityMilli(node_memory);
     if (!memory.ok() || *memory < 1000LL * (256 << 20)) {
@@ -315,17 +306,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "kobs: --sim collects the simulated cluster; drop --kubeconfig\n");
       return 1;
     }
-    size_t colon = serve_sim_listen.rfind(':');
-    int port = -1;
-    if (colon == std::string::npos ||
-        !absl::SimpleAtoi(serve_sim_listen.substr(colon + 1), &port) || port < 0 ||
-        port > 65535) {
+    if (!SplitHostPort(serve_sim_listen, &serve_sim_options.host, &serve_sim_options.port).ok()) {
       std::fprintf(stderr, "kobs serve: --sim-listen %s: expected host:port\n",
                    serve_sim_listen.c_str());
       return 1;
     }
-    serve_sim_options.host = serve_sim_listen.substr(0, colon);
-    serve_sim_options.port = static_cast<uint16_t>(port);
     if (serve_sim_options.scenarios.empty()) {
       for (const auto& [name, description] : kobs::sim::BuiltinScenarios()) {
         serve_sim_options.scenarios.push_back(name);
