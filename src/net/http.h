@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,29 @@ struct Request {
   std::optional<std::string_view> QueryParam(std::string_view name) const;
 };
 
+// The body of a response that outlives its handler (server-sent events). Send() queues without
+// blocking and may be called from any thread; the queue is unbounded, so the caller bounds it
+// with buffered_bytes(). Thread-safe.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Queues `data` (shared, not copied) for the socket. False once the stream is closing or has
+  // ended: nothing was queued.
+  virtual bool Send(std::shared_ptr<const std::string> data) = 0;
+  // Bytes queued and not yet accepted by the socket.
+  virtual uint64_t buffered_bytes() const = 0;
+  // Ends the response once the queued bytes are sent, then closes the connection. Idempotent.
+  virtual void Close() = 0;
+  // Closes the connection at once, dropping what is queued (a client that cannot keep up).
+  virtual void Abort() = 0;
+  // Whether the stream is closing or has ended.
+  virtual bool closed() const = 0;
+  // Runs `fn` once the stream has ended for any reason (client gone, Close, Abort, server
+  // stopping); at once, on the caller's thread, if it already has. It runs on a server thread
+  // and must not block.
+  virtual void OnClose(std::function<void()> fn) = 0;
+};
+
 // Writes one response. Status and headers can be set until the first Write(); the first
 // Write() (or Finish()) commits them. Without a Content-Length header the body is sent
 // chunked, so handlers can stream results of unknown size.
@@ -70,6 +94,10 @@ class ResponseWriter {
   virtual absl::Status Finish() = 0;
   virtual bool committed() const = 0;
   virtual int status() const = 0;
+  // Commits the status and headers (a Content-Length is dropped) and hands the body to a
+  // StreamWriter that lives on after the handler returns. The connection then carries no other
+  // request. Null for a HEAD request or once the response is committed.
+  virtual std::shared_ptr<StreamWriter> Detach() = 0;
 };
 
 // Handles one request. Runs on a worker thread, so it may block (store queries do).

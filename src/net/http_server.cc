@@ -9,7 +9,10 @@
 #include "net/http_server.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <map>
 #include <mutex>
@@ -76,6 +79,8 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 template <typename Stream>
 constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
+class StreamImpl;
+
 // A connection as Stop() and the Writer see it, whatever its stream type. Owned by shared_ptr
 // (the server's session set, the connection's coroutine and a running handler's Writer).
 struct SessionBase : std::enable_shared_from_this<SessionBase> {
@@ -83,7 +88,7 @@ struct SessionBase : std::enable_shared_from_this<SessionBase> {
   // Closes the socket on the session's strand (cancels whatever it is waiting for).
   virtual void Close() = 0;
   // Writes `data`, which must stay valid until `done` runs, on the session's strand within
-  // `timeout`. `done` runs on the strand.
+  // `timeout` (zero: no limit). `done` runs on the strand.
   virtual void AsyncWrite(std::string_view data, std::chrono::milliseconds timeout,
                           std::function<void(beast::error_code)> done) = 0;
 
@@ -93,6 +98,8 @@ struct SessionBase : std::enable_shared_from_this<SessionBase> {
   // Set once by the TLS handshake, before the first request; read-only afterwards.
   bool tls = false;
   internal::PeerIdentity peer;
+  // Set when the handler detached the response body (ResponseWriter::Detach).
+  std::shared_ptr<StreamImpl> body_stream;
 };
 
 template <typename Stream>
@@ -116,7 +123,11 @@ struct Session final : SessionBase {
                   std::function<void(beast::error_code)> done) override {
     asio::post(stream.get_executor(),
                [self = shared_from_this(), this, data, timeout, done = std::move(done)]() mutable {
-                 transport().expires_after(timeout);
+                 if (timeout.count() > 0) {
+                   transport().expires_after(timeout);
+                 } else {
+                   transport().expires_never();
+                 }
                  asio::async_write(stream, asio::buffer(data.data(), data.size()),
                                    [done = std::move(done)](beast::error_code ec, size_t) {
                                      done(ec);
@@ -125,6 +136,129 @@ struct Session final : SessionBase {
   }
 
   Stream stream;
+};
+
+// A detached response body. Sends are queued under a mutex and written in rounds: while one
+// async write is in flight, later sends accumulate and go out together in the next one.
+class StreamImpl final : public StreamWriter, public std::enable_shared_from_this<StreamImpl> {
+ public:
+  StreamImpl(std::shared_ptr<SessionBase> session, bool chunked)
+      : session_(std::move(session)), chunked_(chunked) {}
+
+  bool Send(std::shared_ptr<const std::string> data) override {
+    if (data == nullptr || data->empty()) return !closed();
+    return Queue(std::move(data), /*raw=*/false);
+  }
+
+  // Queues bytes without chunk framing (the response head, the last chunk).
+  bool SendRaw(std::string data) {
+    return Queue(std::make_shared<const std::string>(std::move(data)), /*raw=*/true);
+  }
+
+  uint64_t buffered_bytes() const override { return buffered_.load(std::memory_order_relaxed); }
+
+  void Close() override {
+    std::unique_lock lock(mu_);
+    if (closing_ || ended_) return;
+    if (chunked_) Enqueue(std::make_shared<const std::string>("0\r\n\r\n"), true);
+    closing_ = true;
+    if (!writing_) session_->Close();
+  }
+
+  void Abort() override {
+    std::unique_lock lock(mu_);
+    if (ended_) return;
+    closing_ = true;
+    queue_.clear();
+    session_->Close();
+  }
+
+  bool closed() const override {
+    std::lock_guard lock(mu_);
+    return closing_ || ended_;
+  }
+
+  void OnClose(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!ended_) {
+        on_close_.push_back(std::move(fn));
+        return;
+      }
+    }
+    fn();
+  }
+
+  // Called by the session once the connection is finished with.
+  void MarkEnded() {
+    std::vector<std::function<void()>> callbacks;
+    {
+      std::lock_guard lock(mu_);
+      if (ended_) return;
+      ended_ = true;
+      closing_ = true;
+      queue_.clear();
+      callbacks.swap(on_close_);
+    }
+    for (auto& fn : callbacks) fn();
+  }
+
+ private:
+  bool Queue(std::shared_ptr<const std::string> data, bool raw) {
+    std::lock_guard lock(mu_);
+    if (closing_ || ended_) return false;
+    Enqueue(std::move(data), raw);
+    return true;
+  }
+
+  void Enqueue(std::shared_ptr<const std::string> data, bool raw) {
+    buffered_.fetch_add(data->size(), std::memory_order_relaxed);
+    queue_.emplace_back(std::move(data), raw);
+    if (!writing_) StartRound();
+  }
+
+  // Requires mu_ and !writing_ and a non-empty queue.
+  void StartRound() {
+    writing_ = true;
+    out_.clear();
+    round_bytes_ = 0;
+    for (const auto& [data, raw] : queue_) {
+      round_bytes_ += data->size();
+      if (chunked_ && !raw) out_ += fmt::format("{:x}\r\n", data->size());
+      out_.append(*data);
+      if (chunked_ && !raw) out_ += "\r\n";
+    }
+    queue_.clear();
+    session_->AsyncWrite(out_, std::chrono::milliseconds(0),
+                         [self = shared_from_this()](beast::error_code ec) { self->Written(ec); });
+  }
+
+  void Written(beast::error_code ec) {
+    std::lock_guard lock(mu_);
+    buffered_.fetch_sub(round_bytes_, std::memory_order_relaxed);
+    writing_ = false;
+    if (ec) {
+      closing_ = true;
+      queue_.clear();
+      session_->Close();
+    } else if (!queue_.empty()) {
+      StartRound();
+    } else if (closing_) {
+      session_->Close();
+    }
+  }
+
+  const std::shared_ptr<SessionBase> session_;
+  const bool chunked_;
+  std::atomic<uint64_t> buffered_{0};
+  mutable std::mutex mu_;
+  std::deque<std::pair<std::shared_ptr<const std::string>, bool>> queue_;
+  std::string out_;  // the round being written; untouched while writing_
+  uint64_t round_bytes_ = 0;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool ended_ = false;
+  std::vector<std::function<void()>> on_close_;
 };
 
 // ResponseWriter over a session: called from a worker thread while the session's coroutine
@@ -212,6 +346,23 @@ class Writer : public ResponseWriter {
 
   bool committed() const override { return committed_; }
   int status() const override { return status_; }
+
+  std::shared_ptr<StreamWriter> Detach() override {
+    if (committed_ || finished_ || head_only_) return nullptr;
+    compress_ = false;
+    headers_.erase(std::remove_if(headers_.begin(), headers_.end(),
+                                  [](const auto& h) {
+                                    return absl::EqualsIgnoreCase(h.first, "content-length");
+                                  }),
+                   headers_.end());
+    std::string head = Head();
+    finished_ = true;
+    keep_alive_ = false;
+    auto stream = std::make_shared<StreamImpl>(session_, chunked_);
+    stream->SendRaw(std::move(head));
+    session_->body_stream = stream;
+    return stream;
+  }
 
   // Whether the connection can carry another request after this response.
   bool reusable() const { return keep_alive_ && finished_ && io_status_.ok(); }
@@ -602,8 +753,32 @@ class ServerImpl : public HttpServer {
         if (stopping_) reusable = false;
       }
       idle_.notify_all();
+      if (s->body_stream != nullptr) {
+        co_await AwaitStreamEnd(*s);
+        break;
+      }
       if (!reusable) break;
     }
+  }
+
+  // Holds a detached response's connection open until the client leaves or the stream is
+  // closed (which closes the socket). A client sends nothing on such a connection; what it
+  // sends anyway is discarded.
+  template <typename Stream>
+  asio::awaitable<void> AwaitStreamEnd(Session<Stream>& s) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) s.Close();
+    }
+    std::array<char, 512> discard;
+    for (;;) {
+      beast::error_code ec;
+      co_await s.stream.async_read_some(asio::buffer(discard),
+                                        asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+    }
+    s.body_stream->MarkEnded();
+    s.body_stream.reset();  // the stream holds the session: break the cycle
   }
 
   // Reads the body of a request whose header is in `parser`, runs the handler and writes the

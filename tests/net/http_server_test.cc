@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <thread>
 
@@ -127,6 +129,17 @@ class HttpServerTest : public ::testing::Test {
       throw std::runtime_error("boom");
     });
     server_->Route("/empty", [](const Request&, ResponseWriter& w) { w.SetStatus(204); });
+    server_->Route("/detach", [this](const Request&, ResponseWriter& w) {
+      w.SetHeader("Content-Type", "text/event-stream");
+      w.SetHeader("Content-Length", "5");  // dropped: a stream has no length
+      std::shared_ptr<StreamWriter> stream = w.Detach();
+      ASSERT_NE(stream, nullptr);
+      EXPECT_EQ(w.Detach(), nullptr);
+      stream->OnClose([this] { ++stream_ends_; });
+      stream->Send(std::make_shared<const std::string>("first\n"));
+      std::lock_guard lock(streams_mu_);
+      streams_.push_back(std::move(stream));
+    });
     ASSERT_THAT(server_->Start(), IsOk());
     base_ = "http://127.0.0.1:" + std::to_string(server_->port());
   }
@@ -135,7 +148,44 @@ class HttpServerTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
   std::string base_;
   std::atomic<bool> slow_started_{false};
+  std::mutex streams_mu_;
+  std::vector<std::shared_ptr<StreamWriter>> streams_;
+  std::atomic<int> stream_ends_{0};
+
+  // Opens /detach on a raw socket; returns the descriptor once the handler has returned.
+  int OpenStream() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server_->port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const std::string req = "GET /detach HTTP/1.1\r\nHost: x\r\n\r\n";
+    EXPECT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+    for (int i = 0; i < 400; ++i) {
+      {
+        std::lock_guard lock(streams_mu_);
+        if (!streams_.empty()) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return fd;
+  }
 };
+
+// Reads from `fd` until `want` appears in what was read (or 2 s pass).
+std::string ReadUntil(int fd, std::string_view want) {
+  std::string out;
+  char buf[4096];
+  while (out.find(want) == std::string::npos) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, n);
+  }
+  return out;
+}
 
 TEST_F(HttpServerTest, RoutesExactPrefixAndUnmatched) {
   Client c;
@@ -261,6 +311,59 @@ TEST_F(HttpServerTest, StopLetsInFlightRequestsFinish) {
   EXPECT_EQ(slow.status, 200);
   EXPECT_EQ(slow.body, "done");
   EXPECT_LT(took, std::chrono::milliseconds(3000));
+}
+
+TEST_F(HttpServerTest, DetachedStreamOutlivesItsHandler) {
+  int fd = OpenStream();
+  std::shared_ptr<StreamWriter> stream;
+  {
+    std::lock_guard lock(streams_mu_);
+    ASSERT_EQ(streams_.size(), 1u);
+    stream = streams_[0];
+  }
+  std::string head = ReadUntil(fd, "first\n\r\n");
+  EXPECT_THAT(head, HasSubstr("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(head, HasSubstr("Content-Type: text/event-stream\r\n"));
+  EXPECT_THAT(head, HasSubstr("Transfer-Encoding: chunked\r\n"));
+  EXPECT_THAT(head, ::testing::Not(HasSubstr("Content-Length")));
+  EXPECT_THAT(head, HasSubstr("6\r\nfirst\n\r\n"));
+  // Sends from another thread, long after the handler returned, arrive in order.
+  std::thread([stream] {
+    for (int i = 0; i < 100; ++i) stream->Send(std::make_shared<const std::string>("x"));
+    stream->Send(std::make_shared<const std::string>("end"));
+  }).join();
+  std::string rest = ReadUntil(fd, "3\r\nend\r\n");
+  EXPECT_EQ(std::count(rest.begin(), rest.end(), 'x'), 100);
+  stream->Close();  // the last chunk, then the server closes
+  std::string tail = ReadUntil(fd, "never");
+  EXPECT_THAT(tail, ::testing::EndsWith("0\r\n\r\n"));
+  close(fd);
+  for (int i = 0; i < 200 && stream_ends_ == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(stream_ends_, 1);
+  EXPECT_TRUE(stream->closed());
+  EXPECT_FALSE(stream->Send(std::make_shared<const std::string>("late")));
+}
+
+TEST_F(HttpServerTest, DetachedStreamEndsWhenTheClientLeavesOrTheServerStops) {
+  int fd = OpenStream();
+  ReadUntil(fd, "first\n\r\n");
+  close(fd);  // the client leaves: OnClose runs
+  for (int i = 0; i < 400 && stream_ends_ == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(stream_ends_, 1);
+  streams_.clear();
+  int fd2 = OpenStream();
+  ReadUntil(fd2, "first\n\r\n");
+  // An open stream does not hold Stop() for its grace period.
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop(std::chrono::milliseconds(5000));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
+  char buf[64];
+  EXPECT_LE(read(fd2, buf, sizeof buf), 0);
+  close(fd2);
 }
 
 TEST(ParseTargetTest, DecodesPathAndQuery) {

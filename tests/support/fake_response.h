@@ -29,6 +29,7 @@ class FakeResponse : public net::ResponseWriter {
   }
   bool committed() const override { return committed_; }
   int status() const override { return status_; }
+  std::shared_ptr<net::StreamWriter> Detach() override { return nullptr; }
 
   std::string header(const std::string& n) const {
     auto it = headers_.find(n);
