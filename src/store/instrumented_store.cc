@@ -56,6 +56,7 @@ absl::StatusOr<QueryStats> InstrumentedStore::Insert(std::string_view table,
   if (r.ok()) {
     inserted_rows_.Inc(static_cast<double>(r->written_rows));
     inserted_bytes_.Inc(static_cast<double>(data.size()));
+    if (on_insert_) on_insert_(table);
   } else {
     insert_errors_.Inc();
   }

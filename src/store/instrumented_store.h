@@ -2,6 +2,8 @@
 // bytes inserted) around another Store. Thread-safe if the wrapped Store is; borrows both.
 #pragma once
 
+#include <functional>
+
 #include "store/store.h"
 
 namespace kobs {
@@ -28,6 +30,13 @@ class InstrumentedStore : public Store {
   }
   std::string_view backend() const override { return inner_.backend(); }
 
+  // Runs `fn` after every successful insert with the table's name (as the caller gave it), on
+  // the inserting thread, so it must be quick (the event feed wakes its poller). Set it before
+  // the store is shared.
+  void SetInsertObserver(std::function<void(std::string_view table)> fn) {
+    on_insert_ = std::move(fn);
+  }
+
  private:
   Store& inner_;
   Counter& queries_;
@@ -38,6 +47,7 @@ class InstrumentedStore : public Store {
   Counter& inserted_bytes_;
   Histogram& query_seconds_;
   Histogram& insert_seconds_;
+  std::function<void(std::string_view table)> on_insert_;
 };
 
 }  // namespace kobs::store

@@ -311,6 +311,35 @@ Migration DedupMigration(const Ddl& d, bool replicated) {
   return {9, "insert_deduplication_window", std::move(statements)};
 }
 
+// The view that fills kobs_k8s_events from otel_logs. It reads the storage table, so on a
+// cluster each shard fills its own. With `feed_time` (migration 11) it stamps FeedTime.
+std::string EventsView(const Ddl& d, bool feed_time) {
+  auto field = [](const char* path) {
+    return fmt::format("JSONExtractString(Body, 'object', {})", path);
+  };
+  return fmt::format(
+      "CREATE MATERIALIZED VIEW IF NOT EXISTS {0}.{1}{2} TO {0}.{3} AS SELECT "
+      "Timestamp, LogAttributes['krateo.io/composition-id'] AS CompositionId, "
+      "ResourceAttributes['k8s.namespace.name'] AS Namespace, "
+      "JSONExtractString(Body, 'type') AS WatchType, "
+      "{5} AS EventName, {6} AS EventUid, {7} AS ResourceVersion, {8} AS Type, {9} AS Reason, "
+      "{10} AS Message, {11} AS ObjectKind, {12} AS ObjectApiVersion, {13} AS ObjectNamespace, "
+      "{14} AS ObjectName, {15} AS ObjectUid, {16} AS FieldPath, {17} AS SourceComponent, "
+      "{18} AS SourceHost, toUInt32(greatest(JSONExtractInt(Body, 'object', 'count'), 1)) AS Count, "
+      "{19} AS FirstTimestamp, {20} AS LastTimestamp, {21} AS EventTime, Body{22} "
+      "FROM {0}.{4} WHERE ResourceAttributes['telemetry.source'] = 'k8s-events'",
+      d.db(), QuoteIdentifier(d.storage("kobs_k8s_events_mv")), d.on_cluster(),
+      QuoteIdentifier(d.storage("kobs_k8s_events")), QuoteIdentifier(d.storage("otel_logs")),
+      field("'metadata', 'name'"), field("'metadata', 'uid'"),
+      field("'metadata', 'resourceVersion'"), field("'type'"), field("'reason'"),
+      field("'message'"), field("'involvedObject', 'kind'"),
+      field("'involvedObject', 'apiVersion'"), field("'involvedObject', 'namespace'"),
+      field("'involvedObject', 'name'"), field("'involvedObject', 'uid'"),
+      field("'involvedObject', 'fieldPath'"), field("'source', 'component'"),
+      field("'source', 'host'"), field("'firstTimestamp'"), field("'lastTimestamp'"),
+      field("'eventTime'"), feed_time ? ", now64(9) AS FeedTime" : "");
+}
+
 // kobs_k8s_events: the Kubernetes event rows of otel_logs (the original data model, its Body
 // JSON) as typed columns, filled by a materialized view and ordered by composition and time,
 // so that one composition's events are a primary-key range instead of a scan with
@@ -348,32 +377,36 @@ ORDER BY (CompositionId, Timestamp)
 {}
 SETTINGS index_granularity = 8192)",
       d.engine("kobs_k8s_events"), d.ttl("Timestamp")));
-  auto field = [](const char* path) {
-    return fmt::format("JSONExtractString(Body, 'object', {})", path);
-  };
-  // The view reads the storage table, so on a cluster each shard fills its own.
-  std::string view = fmt::format(
-      "CREATE MATERIALIZED VIEW IF NOT EXISTS {0}.{1}{2} TO {0}.{3} AS SELECT "
-      "Timestamp, LogAttributes['krateo.io/composition-id'] AS CompositionId, "
-      "ResourceAttributes['k8s.namespace.name'] AS Namespace, "
-      "JSONExtractString(Body, 'type') AS WatchType, "
-      "{5} AS EventName, {6} AS EventUid, {7} AS ResourceVersion, {8} AS Type, {9} AS Reason, "
-      "{10} AS Message, {11} AS ObjectKind, {12} AS ObjectApiVersion, {13} AS ObjectNamespace, "
-      "{14} AS ObjectName, {15} AS ObjectUid, {16} AS FieldPath, {17} AS SourceComponent, "
-      "{18} AS SourceHost, toUInt32(greatest(JSONExtractInt(Body, 'object', 'count'), 1)) AS Count, "
-      "{19} AS FirstTimestamp, {20} AS LastTimestamp, {21} AS EventTime, Body "
-      "FROM {0}.{4} WHERE ResourceAttributes['telemetry.source'] = 'k8s-events'",
-      d.db(), QuoteIdentifier(d.storage("kobs_k8s_events_mv")), d.on_cluster(),
-      QuoteIdentifier(d.storage("kobs_k8s_events")), QuoteIdentifier(d.storage("otel_logs")),
-      field("'metadata', 'name'"), field("'metadata', 'uid'"),
-      field("'metadata', 'resourceVersion'"), field("'type'"), field("'reason'"),
-      field("'message'"), field("'involvedObject', 'kind'"),
-      field("'involvedObject', 'apiVersion'"), field("'involvedObject', 'namespace'"),
-      field("'involvedObject', 'name'"), field("'involvedObject', 'uid'"),
-      field("'involvedObject', 'fieldPath'"), field("'source', 'component'"),
-      field("'source', 'host'"), field("'firstTimestamp'"), field("'lastTimestamp'"),
-      field("'eventTime'"));
-  return {10, "kobs_k8s_events", Concat({table, view}, d.distributed("kobs_k8s_events"))};
+  return {10, "kobs_k8s_events",
+          Concat({table, EventsView(d, /*feed_time=*/false)}, d.distributed("kobs_k8s_events"))};
+}
+
+// The event feed's position: FeedTime is when the row reached the store (the view stamps it
+// with now64(9) at insert; rows from before this migration read their Timestamp) and FeedKey
+// breaks ties within one insert. (FeedTime, FeedKey) orders every row the same way on every
+// replica, and a minmax index makes "rows after this position" a scan of the newest parts.
+Migration FeedPositionMigration(const Ddl& d) {
+  std::vector<std::string> statements;
+  std::vector<std::string> tables = {d.storage("kobs_k8s_events")};
+  if (d.storage("kobs_k8s_events") != "kobs_k8s_events") tables.push_back("kobs_k8s_events");
+  for (const std::string& t : tables) {
+    const std::string name = fmt::format("{}.{}{}", d.db(), QuoteIdentifier(t), d.on_cluster());
+    statements.push_back(fmt::format(
+        "ALTER TABLE {} ADD COLUMN IF NOT EXISTS `FeedTime` DateTime64(9) DEFAULT Timestamp "
+        "CODEC(Delta(8), ZSTD(1))", name));
+    statements.push_back(fmt::format(
+        "ALTER TABLE {} ADD COLUMN IF NOT EXISTS `FeedKey` UInt64 DEFAULT cityHash64(EventUid, "
+        "ResourceVersion, WatchType, ObjectUid, Reason, Message, toUnixTimestamp64Nano(Timestamp))",
+        name));
+  }
+  statements.push_back(fmt::format(
+      "ALTER TABLE {}.{}{} ADD INDEX IF NOT EXISTS idx_feed_time FeedTime TYPE minmax "
+      "GRANULARITY 1", d.db(), QuoteIdentifier(d.storage("kobs_k8s_events")), d.on_cluster()));
+  statements.push_back(fmt::format("DROP VIEW IF EXISTS {}.{}{}", d.db(),
+                                   QuoteIdentifier(d.storage("kobs_k8s_events_mv")),
+                                   d.on_cluster()));
+  statements.push_back(EventsView(d, /*feed_time=*/true));
+  return {11, "kobs_k8s_events_feed_position", std::move(statements)};
 }
 
 }  // namespace
@@ -405,6 +438,7 @@ std::vector<Migration> Migrations(const SchemaOptions& options, const ServerFeat
   for (auto& m : MetricMigrations(d)) out.push_back(std::move(m));
   out.push_back(DedupMigration(d, !options.cluster.empty()));
   out.push_back(EventsMigration(d));
+  out.push_back(FeedPositionMigration(d));
   return out;
 }
 
