@@ -107,8 +107,33 @@ const std::vector<OptionDoc>& Options() {
       Opt("mcp.rate_limit", "Requests per second each MCP client address may make (429 beyond; "
                             "0: no limit).", "20"),
       Opt("mcp.rate_burst", "... with bursts of this many.", "40"),
-      Opt("api.listen", "Address of /healthz, /readyz and /metrics (and, later, the feed).",
+      Opt("api.listen", "Address of the event feed (/events, /notifications/, /health), "
+                        "/healthz, /readyz and /metrics.",
           "127.0.0.1:8080", {"LISTEN_ADDR"}),
+      Opt("feed.enabled", "Serve the event feed (REST /events and SSE /notifications/) on "
+                          "api.listen.", "true"),
+      Opt("feed.push", "Poll the events table at once when this process stores event rows "
+                       "(false: every poll_interval only).", "true"),
+      Opt("feed.poll_interval", "How often the feed looks for event rows other processes "
+                                "(replicas) stored.", "250ms"),
+      Opt("feed.settle", "How far each poll looks back, so rows that reach the store late are "
+                         "still delivered (once).", "2s"),
+      Opt("feed.keepalive", "Interval of `: keepalive` comments on SSE streams.", "25s"),
+      Opt("feed.retry", "Reconnection delay sent to browsers (`retry:`).", "3s"),
+      Opt("feed.ring_size", "Recent events kept in memory for Last-Event-ID replays (older "
+                            "ones are replayed from the store).", "10000"),
+      Opt("feed.client_buffer", "Unsent bytes per SSE client; a client beyond it is "
+                                "disconnected and replays from its Last-Event-ID on reconnect.",
+          "1MiB"),
+      Opt("feed.max_clients", "SSE clients at most (503 with Retry-After beyond).", "20000"),
+      Opt("feed.bearer_token", "When set, feed requests need `Authorization: Bearer <token>` "
+                               "or `?access_token=<token>`.", ""),
+      Opt("feed.cors_origin", "Access-Control-Allow-Origin of feed responses (empty: none).",
+          "*"),
+      Opt("feed.events_default_limit", "Events GET /events returns when limit= is absent.",
+          "200"),
+      Opt("feed.events_max_limit", "The most events GET /events returns (larger limits are "
+                                   "capped).", "1000"),
       Opt("clickhouse_http.listen", "Address of the ClickHouse HTTP endpoint over the store "
                                     "(empty disables it).", "127.0.0.1:8123"),
       Opt("clickhouse_http.user", "User the ClickHouse endpoint accepts.", "default"),
@@ -226,8 +251,8 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   KobsConfig c;
   KOBS_RETURN_IF_ERROR(
       CheckKeys(root,
-                {"log", "store", "otlp", "mcp", "api", "clickhouse_http", "k8s", "agent",
-                 "shutdown_grace"},
+                {"log", "store", "otlp", "mcp", "api", "feed", "clickhouse_http", "k8s",
+                 "agent", "shutdown_grace"},
                 "kobs.yaml"));
   YAML::Node log = Child(root, "log");
   KOBS_RETURN_IF_ERROR(CheckKeys(log, {"level", "format"}, "log"));
@@ -274,6 +299,9 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   auto mcp = mcp::ParseMcpOptions(Child(root, "mcp"));
   if (!mcp.ok()) return mcp.status();
   c.mcp = *mcp;
+  auto feed = feed::ParseFeedOptions(Child(root, "feed"));
+  if (!feed.ok()) return feed.status();
+  c.feed = *feed;
   YAML::Node api = Child(root, "api");
   KOBS_RETURN_IF_ERROR(CheckKeys(api, {"listen"}, "api"));
   KOBS_RETURN_IF_ERROR(ReadString(api, "listen", &c.api_listen));

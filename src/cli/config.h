@@ -12,6 +12,7 @@
 #include "chapi/clickhouse_endpoint.h"
 #include "collect/events_service.h"
 #include "collect/node_agent.h"
+#include "feed/feed_service.h"
 #include "mcp/http_transport.h"
 #include "otlp/http_receiver.h"
 #include "store/embedded_store.h"
@@ -35,6 +36,7 @@ struct KobsConfig {
   store::WriterOptions writer;
   otlp::ReceiverOptions otlp;
   mcp::McpOptions mcp;
+  feed::FeedOptions feed;
   std::string api_listen = "127.0.0.1:8080";
   std::string clickhouse_listen = "127.0.0.1:8123";
   chapi::ClickHouseEndpointOptions clickhouse;

@@ -18,6 +18,7 @@
 #include "common/absl_compat.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "feed/feed_service.h"
 #include "mcp/clickhouse_tools.h"
 #include "mcp/diagnostic_tools.h"
 #include "mcp/http_transport.h"
@@ -81,6 +82,7 @@ void PrintWhereToLook(const std::string& api, const std::string& clickhouse,
  Events, pod logs and metrics flow in within a minute.
 
    health, metrics   %s/healthz  /readyz  /metrics
+   event feed        %s/events   curl -N %s/notifications/   (SSE, every composition)
    ClickHouse HTTP   %s   (kobs sql "...", curl, clickhouse-client)
    OTLP/HTTP         %s
    MCP               %s
@@ -98,7 +100,8 @@ void PrintWhereToLook(const std::string& api, const std::string& clickhouse,
 ================================================================================
 
 )",
-              played.empty() ? "(no scenarios)" : played.c_str(), api.c_str(), clickhouse.c_str(),
+              played.empty() ? "(no scenarios)" : played.c_str(), api.c_str(), api.c_str(),
+              api.c_str(), clickhouse.c_str(),
               otlp.c_str(), mcp.c_str(), kubeconfig.c_str(), self.c_str(), self.c_str(),
               self.c_str());
   std::fflush(stdout);
@@ -137,11 +140,18 @@ int RunServe(const KobsConfig& config, std::optional<sim::SimOptions> sim_option
   store::InstrumentedStore store(**backend, metrics);
   std::atomic<bool> ready{false};
 
-  auto api = MakeServer(c.api_listen, "api", metrics);
+  auto api = MakeServer(c.api_listen, "api", metrics, /*workers=*/8, /*max_body=*/1 << 20);
   if (!api.ok()) return Fail("cannot listen for the API", api.status());
   RouteHealth(**api, metrics, [&ready]() -> std::string {
     return ready.load() ? "" : "schema not in place yet";
   });
+  // The event feed: /events and SSE /notifications/ from kobs_k8s_events, woken by inserts.
+  std::unique_ptr<feed::FeedService> feed;
+  if (c.feed.enabled) {
+    feed = std::make_unique<feed::FeedService>(store, c.schema.database, c.feed, metrics);
+    feed->Register(**api);
+    store.SetInsertObserver([f = feed.get()](std::string_view table) { f->OnInsert(table); });
+  }
 
   std::unique_ptr<chapi::ClickHouseEndpoint> endpoint;
   std::unique_ptr<net::HttpServer> clickhouse;
@@ -167,6 +177,9 @@ int RunServe(const KobsConfig& config, std::optional<sim::SimOptions> sim_option
   auto schema = store::EnsureSchema(store, c.schema);
   if (!schema.ok()) return Fail("schema migration failed", schema.status());
   schema_gauge.Set(schema->current_version);
+  if (feed) {
+    if (absl::Status st = feed->Start(); !st.ok()) return Fail("cannot start the event feed", st);
+  }
 
   // OTLP ingest: receivers -> Ingest (decode) -> Writer (batch, spool) -> store.
   auto writer = store::Writer::Create(store, c.writer, metrics);
@@ -236,6 +249,7 @@ int RunServe(const KobsConfig& config, std::optional<sim::SimOptions> sim_option
        {"otlp_http", otlp_http ? Url(c.otlp.http_listen, otlp_http->port()) : "disabled"},
        {"otlp_grpc", otlp_grpc ? Url(c.otlp.grpc_listen, otlp_grpc->port(), false) : "disabled"},
        {"mcp", mcp_http ? Url(c.mcp.listen, mcp_http->port()) + "/mcp" : "disabled"},
+       {"feed", feed ? Url(c.api_listen, (*api)->port()) + "/notifications/" : "disabled"},
        {"k8s_events", k8s_events ? (c.k8s.in_cluster ? "in-cluster" : c.k8s.kubeconfig)
                                  : "disabled"},
        {"schema_version", std::to_string(schema->current_version)},
@@ -261,6 +275,7 @@ int RunServe(const KobsConfig& config, std::optional<sim::SimOptions> sim_option
   if (k8s_events) k8s_events->Stop();  // writes what it holds, releases the Lease
   if (sim) sim->Stop();
   mcp_transport.Shutdown();  // ends the legacy SSE streams
+  if (feed) feed->Stop();    // ends the feed's streams (browsers reconnect with their last id)
   if (mcp_http) mcp_http->Stop(c.shutdown_grace);
   (*writer)->Stop();
   if (clickhouse) clickhouse->Stop(c.shutdown_grace);

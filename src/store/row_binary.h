@@ -1,5 +1,6 @@
-// RowBinary encoder (https://clickhouse.com/docs/interfaces/formats/RowBinary): appends
-// little-endian values to a caller-owned buffer. Not thread-safe; one writer per buffer.
+// RowBinary (https://clickhouse.com/docs/interfaces/formats/RowBinary): an encoder that appends
+// little-endian values to a caller-owned buffer, and a decoder for query results. Not
+// thread-safe; one writer or reader per buffer.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +61,49 @@ class RowBinaryWriter {
   }
 
   std::string* out_;
+};
+
+// Reads RowBinary values from a buffer it does not own. Each Read* returns false (and reads
+// nothing more) once the buffer ends short of a whole value.
+class RowBinaryReader {
+ public:
+  explicit RowBinaryReader(std::string_view in) : in_(in) {}
+
+  bool done() const { return in_.empty(); }
+
+  bool VarUInt(uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in_.empty()) return false;
+      const auto byte = static_cast<uint8_t>(in_.front());
+      in_.remove_prefix(1);
+      *v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  // A String; `out` points into the buffer.
+  bool String(std::string_view* out) {
+    uint64_t n;
+    if (!VarUInt(&n) || n > in_.size()) return false;
+    *out = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool UInt64(uint64_t* v) { return Fixed(v); }
+  bool Int64(int64_t* v) { return Fixed(v); }
+  bool UInt32(uint32_t* v) { return Fixed(v); }
+
+ private:
+  template <typename T>
+  bool Fixed(T* v) {
+    if (in_.size() < sizeof(T)) return false;
+    std::memcpy(v, in_.data(), sizeof(T));
+    in_.remove_prefix(sizeof(T));
+    return true;
+  }
+
+  std::string_view in_;
 };
 
 }  // namespace kobs::store

@@ -1,0 +1,122 @@
+#include "feed/event_reader.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "store/row_binary.h"
+#include "store/sql_quote.h"
+
+namespace kobs::feed {
+namespace {
+
+// The original proxy's columns (its event_time expression included) plus the position.
+constexpr std::string_view kColumns =
+    "toUnixTimestamp64Nano(FeedTime), FeedKey, CompositionId, Namespace, ObjectApiVersion, "
+    "ObjectKind, ObjectName, ObjectNamespace, ObjectUid, Reason, Message, Type, "
+    "coalesce(nullIf(EventTime, ''), nullIf(LastTimestamp, ''), "
+    "formatDateTime(toDateTime(Timestamp), '%Y-%m-%dT%H:%i:%SZ', 'UTC')), SourceComponent";
+
+// An event notification the feed carries: not a deletion, and with a reason (as the original).
+constexpr std::string_view kIsEvent = "Reason != '' AND WatchType != 'DELETED'";
+
+absl::StatusOr<std::vector<EventPtr>> Decode(std::string_view data) {
+  std::vector<EventPtr> out;
+  store::RowBinaryReader r(data);
+  while (!r.done()) {
+    int64_t t = 0;
+    uint64_t k = 0;
+    EventFields f;
+    std::string* strings[] = {&f.composition_id, &f.event_namespace, &f.object_api_version,
+                              &f.object_kind,    &f.object_name,     &f.object_namespace,
+                              &f.object_uid,     &f.reason,          &f.message,
+                              &f.type,           &f.event_time,      &f.source_component};
+    bool ok = r.Int64(&t) && r.UInt64(&k);
+    for (std::string* s : strings) {
+      std::string_view v;
+      ok = ok && r.String(&v);
+      if (ok) s->assign(v);
+    }
+    if (!ok) return absl::DataLossError("truncated RowBinary result from the events table");
+    out.push_back(std::make_shared<const FeedEvent>(t, k, std::move(f)));
+  }
+  return out;
+}
+
+void AddFilter(const EventFilter& f, std::string* where, std::vector<store::Param>* params) {
+  if (!f.composition_ids.empty()) {
+    *where += " AND CompositionId IN {cids:Array(String)}";
+    params->push_back(store::Param::StrArray("cids", f.composition_ids));
+  }
+  if (!f.namespace_name.empty()) {
+    *where += " AND (Namespace = {ns:String} OR ObjectNamespace = {ns:String})";
+    params->push_back(store::Param::Str("ns", f.namespace_name));
+  }
+  if (!f.type.empty()) {
+    *where += " AND Type = {type:String}";
+    params->push_back(store::Param::Str("type", f.type));
+  }
+  if (f.since_ns > 0) {
+    *where += " AND Timestamp >= fromUnixTimestamp64Nano({since:Int64})";
+    params->push_back(store::Param::Raw("since", std::to_string(f.since_ns)));
+  }
+}
+
+}  // namespace
+
+EventReader::EventReader(store::Store& store, std::string database)
+    : store_(store), database_(std::move(database)) {}
+
+absl::StatusOr<std::vector<EventPtr>> EventReader::Run(const std::string& where,
+                                                       const std::string& order,
+                                                       std::vector<store::Param> params,
+                                                       size_t limit) {
+  store::QueryOptions o;
+  o.format = "RowBinary";
+  o.database = database_;
+  o.params = std::move(params);
+  o.params.push_back(store::Param::Raw("limit", std::to_string(limit)));
+  const std::string sql = fmt::format("SELECT {} FROM kobs_k8s_events WHERE {} ORDER BY {} LIMIT "
+                                      "{{limit:UInt64}}",
+                                      kColumns, where, order);
+  auto r = store_.Query(sql, o);
+  if (!r.ok()) return r.status();
+  return Decode(r->data);
+}
+
+absl::StatusOr<std::vector<EventPtr>> EventReader::After(const Position& after,
+                                                         const std::optional<Position>& until,
+                                                         const EventFilter& filter, size_t limit) {
+  // An event is after `after` when its last frame is: the first event returned may be the one
+  // `after` is in the middle of.
+  std::string where = fmt::format(
+      "{} AND FeedTime >= fromUnixTimestamp64Nano({{t:Int64}}) AND "
+      "(toUnixTimestamp64Nano(FeedTime), FeedKey) {} ({{t:Int64}}, {{k:UInt64}})",
+      kIsEvent, after.frame >= kLastFrame ? ">" : ">=");
+  std::vector<store::Param> params = {store::Param::Raw("t", std::to_string(after.time_ns)),
+                                      store::Param::Raw("k", std::to_string(after.key))};
+  if (until) {
+    where += " AND FeedTime <= fromUnixTimestamp64Nano({ut:Int64}) AND "
+             "(toUnixTimestamp64Nano(FeedTime), FeedKey) <= ({ut:Int64}, {uk:UInt64})";
+    params.push_back(store::Param::Raw("ut", std::to_string(until->time_ns)));
+    params.push_back(store::Param::Raw("uk", std::to_string(until->key)));
+  }
+  AddFilter(filter, &where, &params);
+  return Run(where, "FeedTime, FeedKey", std::move(params), limit);
+}
+
+absl::StatusOr<std::vector<EventPtr>> EventReader::Newest(size_t limit) {
+  auto r = Run(std::string(kIsEvent), "FeedTime DESC, FeedKey DESC", {}, limit);
+  if (r.ok()) std::reverse(r->begin(), r->end());
+  return r;
+}
+
+absl::StatusOr<std::vector<EventPtr>> EventReader::Recent(const EventFilter& filter,
+                                                          size_t limit) {
+  std::string where(kIsEvent);
+  std::vector<store::Param> params;
+  AddFilter(filter, &where, &params);
+  return Run(where, "Timestamp DESC, FeedKey DESC", std::move(params), limit);
+}
+
+}  // namespace kobs::feed

@@ -1,0 +1,54 @@
+// Reads feed events from kobs_k8s_events: by position for the live feed and replays, and the
+// newest ones by event time for GET /events. Every query is parameterised and bounded.
+// Thread-safe (the Store is); borrows the Store.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "feed/event.h"
+#include "store/store.h"
+
+namespace kobs::feed {
+
+using EventPtr = std::shared_ptr<const FeedEvent>;
+
+// Narrows a query; empty fields do not filter.
+struct EventFilter {
+  // Events of these compositions only.
+  std::vector<std::string> composition_ids;
+  // Events whose own or whose involved object's namespace is this one.
+  std::string namespace_name;
+  // "Normal", "Warning".
+  std::string type;
+  // Event time (Timestamp) at or after this many ns since the epoch; 0: no bound.
+  int64_t since_ns = 0;
+};
+
+class EventReader {
+ public:
+  EventReader(store::Store& store, std::string database);
+
+  // Events whose position is after `after` and at most `until` (when set), in position order,
+  // at most `limit`. Deleted-event notifications are not events and are left out.
+  absl::StatusOr<std::vector<EventPtr>> After(const Position& after,
+                                              const std::optional<Position>& until,
+                                              const EventFilter& filter, size_t limit);
+  // The `limit` events with the highest positions, oldest first.
+  absl::StatusOr<std::vector<EventPtr>> Newest(size_t limit);
+  // The newest events by event time, newest first (GET /events).
+  absl::StatusOr<std::vector<EventPtr>> Recent(const EventFilter& filter, size_t limit);
+
+ private:
+  absl::StatusOr<std::vector<EventPtr>> Run(const std::string& where, const std::string& order,
+                                            std::vector<store::Param> params, size_t limit);
+
+  store::Store& store_;
+  const std::string database_;
+};
+
+}  // namespace kobs::feed

@@ -1,0 +1,396 @@
+#include "feed/hub.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "common/metrics.h"
+
+namespace kobs::feed {
+namespace {
+
+spdlog::logger& log() { return Logger("feed"); }
+
+bool EventBefore(const EventPtr& e, const Position& p) {
+  return std::tie(e->time_ns, e->key) < std::tie(p.time_ns, p.key);
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct Hub::Client {
+  uint64_t id = 0;
+  std::shared_ptr<net::StreamWriter> stream;
+  Subscription sub;
+
+  bool Wants(const FeedEvent& e, int frame) const {
+    if (e.frame(frame) == nullptr) return false;
+    if (!sub.topics.empty() && sub.topics.count(e.topic(frame)) == 0) return false;
+    const std::string& ns = sub.namespace_name;
+    return ns.empty() || e.fields.event_namespace == ns || e.fields.object_namespace == ns;
+  }
+};
+
+// Lets a stream's close callback reach the hub only while the hub exists.
+struct Hub::Lifeline {
+  std::mutex mu;
+  Hub* hub = nullptr;
+};
+
+Hub::Hub(EventReader& reader, HubOptions options, MetricsRegistry& metrics)
+    : reader_(reader),
+      options_(std::move(options)),
+      metrics_(metrics),
+      clients_gauge_(metrics.GetGauge("kobs_feed_clients", "Connected SSE clients.")),
+      frames_sent_(metrics.GetCounter("kobs_feed_frames_sent_total",
+                                      "SSE event frames queued to clients (live and replayed).")),
+      events_published_(metrics.GetCounter("kobs_feed_events_total",
+                                           "Events the feed published to live clients.")),
+      replayed_frames_(metrics.GetCounter("kobs_feed_replayed_frames_total",
+                                          "Frames sent to reconnecting clients (Last-Event-ID).")),
+      slow_disconnects_(metrics.GetCounter(
+          "kobs_feed_disconnects_total", "Clients the feed disconnected, by reason.",
+          {{"reason", "slow"}})),
+      slow_lost_frames_(metrics.GetCounter(
+          "kobs_feed_slow_client_frames_total",
+          "Frames a slow client did not get before it was disconnected (its reconnect with "
+          "Last-Event-ID replays them).")),
+      late_events_(metrics.GetCounter(
+          "kobs_feed_late_events_total",
+          "Events that reached the store after a later-positioned one had been published.")),
+      publish_lag_(metrics.GetHistogram(
+          "kobs_feed_publish_lag_seconds",
+          "From an event's arrival in the store (FeedTime) to its publication to clients.")),
+      lifeline_(std::make_shared<Lifeline>()) {
+  lifeline_->hub = this;
+}
+
+Hub::~Hub() {
+  Stop();
+  std::lock_guard lock(lifeline_->mu);
+  lifeline_->hub = nullptr;
+}
+
+absl::Status Hub::Start() {
+  auto newest = reader_.Newest(options_.ring_size);
+  if (!newest.ok()) return newest.status();
+  std::lock_guard lock(mu_);
+  if (started_) return absl::FailedPreconditionError("feed hub already started");
+  ring_.assign(newest->begin(), newest->end());
+  if (!ring_.empty()) {
+    cursor_ = ring_.back()->position(kLastFrame);
+    // A full ring may have left older events in the store.
+    if (ring_.size() == options_.ring_size) covered_from_ = ring_.front()->position(-1);
+  }
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+  Log(log(), spdlog::level::info, "event feed started",
+      {{"ring_events", std::to_string(ring_.size())}, {"cursor", cursor_.ToString()}});
+  return absl::OkStatus();
+}
+
+void Hub::Stop() {
+  std::map<uint64_t, std::shared_ptr<Client>> clients;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    clients.swap(clients_);
+    all_topics_.clear();
+    by_topic_.clear();
+    clients_gauge_.Set(0);
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  for (auto& [id, c] : clients) c->stream->Close();
+  metrics_.GetCounter("kobs_feed_disconnects_total", "Clients the feed disconnected, by reason.",
+                      {{"reason", "shutdown"}})
+      .Inc(static_cast<double>(clients.size()));
+}
+
+void Hub::Notify() {
+  {
+    std::lock_guard lock(mu_);
+    notified_ = true;
+  }
+  wake_.notify_one();
+}
+
+bool Hub::running() const {
+  std::lock_guard lock(mu_);
+  return started_ && !stopping_;
+}
+
+bool Hub::HasCapacity() const {
+  std::lock_guard lock(mu_);
+  return clients_.size() + attaching_ < options_.max_clients;
+}
+
+size_t Hub::clients() const {
+  std::lock_guard lock(mu_);
+  return clients_.size();
+}
+
+Position Hub::cursor() const {
+  std::lock_guard lock(mu_);
+  return cursor_;
+}
+
+void Hub::Run() {
+  using Clock = std::chrono::steady_clock;
+  static const auto kKeepalive = std::make_shared<const std::string>(": keepalive\n\n");
+  auto next_poll = Clock::now();
+  auto next_keepalive = Clock::now() + options_.keepalive;
+  Clock::time_point last_error_log;
+  for (;;) {
+    bool poll = false;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait_until(lock, std::min(next_poll, next_keepalive),
+                       [this] { return stopping_ || notified_; });
+      if (stopping_) return;
+      const auto now = Clock::now();
+      poll = notified_ || now >= next_poll;
+      notified_ = false;
+      if (now >= next_keepalive) {
+        std::vector<uint64_t> ids;
+        for (const auto& [id, c] : clients_) ids.push_back(id);
+        for (uint64_t id : ids) {
+          auto it = clients_.find(id);
+          if (it != clients_.end()) Deliver(*it->second, kKeepalive);
+        }
+        next_keepalive = now + options_.keepalive;
+      }
+    }
+    if (!poll) continue;
+    if (absl::Status st = Poll(); !st.ok()) {
+      metrics_.GetCounter("kobs_feed_poll_errors_total", "Failed polls of the events table.")
+          .Inc();
+      if (Clock::now() - last_error_log > std::chrono::seconds(10)) {
+        last_error_log = Clock::now();
+        Log(log(), spdlog::level::warn, "cannot poll the events table; retrying",
+            {{"error", std::string(st.message())}});
+      }
+    }
+    next_poll = Clock::now() + options_.poll_interval;
+  }
+}
+
+absl::Status Hub::Poll() {
+  Position from;
+  {
+    std::lock_guard lock(mu_);
+    from = {cursor_.time_ns - std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  options_.settle)
+                                  .count(),
+            0, -1};
+  }
+  for (;;) {
+    auto rows = reader_.After(from, std::nullopt, {}, options_.page);
+    if (!rows.ok()) return rows.status();
+    std::lock_guard lock(mu_);
+    if (stopping_) return absl::OkStatus();
+    for (const EventPtr& e : *rows) {
+      const Position last = e->position(kLastFrame);
+      if (last <= covered_from_) continue;  // older than anything remembered: seen before
+      auto it = std::lower_bound(ring_.begin(), ring_.end(), e->position(0), EventBefore);
+      if (it != ring_.end() && (*it)->time_ns == e->time_ns && (*it)->key == e->key) continue;
+      if (it != ring_.end()) late_events_.Inc();
+      ring_.insert(it, e);
+      Publish(e);
+      cursor_ = std::max(cursor_, last);
+    }
+    while (ring_.size() > options_.ring_size) {
+      covered_from_ = ring_.front()->position(kLastFrame);
+      ring_.pop_front();
+    }
+    if (rows->size() < options_.page) return absl::OkStatus();
+    from = rows->back()->position(kLastFrame);
+  }
+}
+
+void Hub::Publish(const EventPtr& e) {
+  events_published_.Inc();
+  publish_lag_.Observe(static_cast<double>(NowNs() - e->time_ns) / 1e9);
+  std::vector<uint64_t> ids;
+  for (int f = 0; f <= kLastFrame; ++f) {
+    if (e->frame(f) == nullptr) continue;
+    ids.assign(all_topics_.begin(), all_topics_.end());
+    if (auto t = by_topic_.find(e->topic(f)); t != by_topic_.end()) {
+      ids.insert(ids.end(), t->second.begin(), t->second.end());
+    }
+    for (uint64_t id : ids) {
+      auto it = clients_.find(id);
+      if (it != clients_.end() && it->second->Wants(*e, f)) Deliver(*it->second, e->frame(f));
+    }
+  }
+}
+
+bool Hub::Deliver(Client& c, const std::shared_ptr<const std::string>& frame) {
+  if (c.stream->buffered_bytes() + frame->size() > options_.client_buffer_bytes) {
+    slow_lost_frames_.Inc();
+    Disconnect(c, "slow");
+    return false;
+  }
+  if (!c.stream->Send(frame)) return false;  // ended: its close callback unregisters it
+  frames_sent_.Inc();
+  return true;
+}
+
+void Hub::Register(const std::shared_ptr<Client>& c) {
+  clients_[c->id] = c;
+  if (c->sub.topics.empty()) {
+    all_topics_.insert(c->id);
+  } else {
+    for (const std::string& t : c->sub.topics) by_topic_[t].insert(c->id);
+  }
+  clients_gauge_.Set(static_cast<double>(clients_.size()));
+}
+
+void Hub::RemoveLocked(uint64_t id) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  all_topics_.erase(id);
+  for (const std::string& t : it->second->sub.topics) {
+    auto bt = by_topic_.find(t);
+    if (bt == by_topic_.end()) continue;
+    bt->second.erase(id);
+    if (bt->second.empty()) by_topic_.erase(bt);
+  }
+  clients_.erase(it);
+  clients_gauge_.Set(static_cast<double>(clients_.size()));
+}
+
+void Hub::Unregister(uint64_t id) {
+  std::lock_guard lock(mu_);
+  RemoveLocked(id);
+}
+
+void Hub::Disconnect(Client& c, const char* reason) {
+  if (std::string_view(reason) == "slow") {
+    slow_disconnects_.Inc();
+    Log(log(), spdlog::level::info, "disconnected a client that could not keep up",
+        {{"buffered_bytes", std::to_string(c.stream->buffered_bytes())}});
+  }
+  c.stream->Abort();
+  RemoveLocked(c.id);
+}
+
+Position Hub::SendAfter(Client& c, const FeedEvent& e, const Position& pos, uint64_t* frames) {
+  for (int f = 0; f <= kLastFrame; ++f) {
+    if (e.position(f) <= pos || !c.Wants(e, f)) continue;
+    if (c.stream->Send(e.frame(f))) {
+      ++*frames;
+      frames_sent_.Inc();
+      replayed_frames_.Inc();
+    }
+  }
+  return std::max(pos, e.position(kLastFrame));
+}
+
+bool Hub::WaitForDrain(const Client& c) const {
+  // A client that takes no bytes for this long while being replayed is given up on.
+  constexpr auto kPatience = std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (c.stream->buffered_bytes() > options_.client_buffer_bytes / 4) {
+    if (c.stream->closed() || std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return !c.stream->closed();
+}
+
+absl::Status Hub::Attach(std::shared_ptr<net::StreamWriter> stream, Subscription sub) {
+  auto c = std::make_shared<Client>();
+  c->stream = std::move(stream);
+  c->sub = std::move(sub);
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !started_) {
+      c->stream->Close();
+      return absl::UnavailableError("the event feed is not running");
+    }
+    if (clients_.size() + attaching_ >= options_.max_clients) {
+      c->stream->Close();
+      return absl::ResourceExhaustedError("the event feed is at its client limit");
+    }
+    c->id = next_id_++;
+    ++attaching_;
+  }
+  c->stream->Send(std::make_shared<const std::string>(
+      fmt::format(": connected\n\nretry: {}\n\n", options_.retry.count())));
+  c->stream->OnClose([line = lifeline_, id = c->id] {
+    std::lock_guard lock(line->mu);
+    if (line->hub != nullptr) line->hub->Unregister(id);
+  });
+  // Done attaching: join the live feed (unless the stream already ended).
+  auto finish = [&](bool join) {
+    std::lock_guard lock(mu_);
+    --attaching_;
+    if (join && !stopping_ && !c->stream->closed()) Register(c);
+  };
+  if (!c->sub.after) {
+    finish(true);
+    return absl::OkStatus();
+  }
+  EventFilter filter;
+  filter.namespace_name = c->sub.namespace_name;
+  if (!c->sub.topics.empty() && c->sub.topics.count(std::string(kAllTopic)) == 0) {
+    filter.composition_ids.assign(c->sub.topics.begin(), c->sub.topics.end());
+  }
+  Position pos = *c->sub.after;
+  uint64_t frames = 0;
+  bool from_store = false;
+  for (;;) {
+    std::optional<Position> until;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_ || c->stream->closed()) break;
+      if (pos >= covered_from_) {
+        auto it = std::lower_bound(ring_.begin(), ring_.end(), pos, EventBefore);
+        for (; it != ring_.end(); ++it) {
+          pos = SendAfter(*c, **it, pos, &frames);
+          if (c->stream->buffered_bytes() > options_.client_buffer_bytes / 2) break;
+        }
+        if (it == ring_.end() || std::next(it) == ring_.end()) {
+          --attaching_;
+          if (!c->stream->closed()) Register(c);
+          metrics_.GetCounter("kobs_feed_replays_total",
+                              "Reconnects served from Last-Event-ID, by where the replay began.",
+                              {{"source", from_store ? "store" : "memory"}})
+              .Inc();
+          return absl::OkStatus();
+        }
+      } else {
+        until = covered_from_;
+      }
+    }
+    if (until) {
+      from_store = true;
+      auto rows = reader_.After(pos, until, filter, options_.page);
+      if (!rows.ok()) {
+        finish(false);
+        c->stream->Close();
+        return rows.status();
+      }
+      for (const EventPtr& e : *rows) pos = SendAfter(*c, *e, pos, &frames);
+      if (rows->size() < options_.page) pos = std::max(pos, *until);
+    }
+    if (!WaitForDrain(*c)) {
+      if (!c->stream->closed()) {
+        std::lock_guard lock(mu_);
+        Disconnect(*c, "slow");
+      }
+      break;
+    }
+  }
+  finish(false);
+  return absl::OkStatus();
+}
+
+}  // namespace kobs::feed

@@ -1,0 +1,147 @@
+// The event feed's hub: it follows kobs_k8s_events by position and pushes each new event's
+// frames to the SSE clients that asked for them.
+//
+// One thread polls the store for rows after its cursor: at once when this process inserted
+// event rows (Notify()), and every poll_interval for rows other replicas inserted. Each poll
+// looks back `settle` before the cursor, so a row that reaches the store late is still
+// delivered (the ring remembers what was sent, so nothing goes out twice). Recent events stay
+// in a ring; a client that reconnects with a Last-Event-ID is replayed from the ring, or from
+// the store when it is further behind, then joins the live feed without a gap. A client whose
+// buffer fills is disconnected (and counted); its browser reconnects from its last id.
+// Thread-safe; borrows the reader and the registry.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "feed/event_reader.h"
+#include "net/http.h"
+
+namespace kobs {
+class MetricsRegistry;
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace kobs
+
+namespace kobs::feed {
+
+struct HubOptions {
+  // Recent events kept in memory for replays and duplicate detection.
+  size_t ring_size = 10'000;
+  // A client whose unsent frames exceed this is disconnected.
+  uint64_t client_buffer_bytes = 1ull << 20;
+  // Connected clients at most; Attach beyond it fails with ResourceExhausted.
+  size_t max_clients = 20'000;
+  // A `: keepalive` comment goes to every client this often.
+  std::chrono::milliseconds keepalive{25'000};
+  // The reconnection delay sent to browsers (`retry:`).
+  std::chrono::milliseconds retry{3'000};
+  // Rows inserted by other processes are found within this long.
+  std::chrono::milliseconds poll_interval{250};
+  // How far each poll looks back before the newest position seen.
+  std::chrono::milliseconds settle{2'000};
+  // Events per store query (polls and replays).
+  size_t page = 2'000;
+};
+
+// What a client asked for.
+struct Subscription {
+  // Topics (`krateo` = every event, else composition ids); empty: every topic.
+  std::set<std::string> topics;
+  // Only events of this namespace (the event's or its involved object's).
+  std::string namespace_name;
+  // Replay every frame after this position first (Last-Event-ID).
+  std::optional<Position> after;
+};
+
+class Hub {
+ public:
+  Hub(EventReader& reader, HubOptions options, MetricsRegistry& metrics);
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // Loads the newest ring_size events and starts the poller. Fails when the store cannot be
+  // read.
+  absl::Status Start();
+  // Stops polling and closes every client stream. Idempotent.
+  void Stop();
+
+  // Rows were inserted into otel_logs by this process: poll now.
+  void Notify();
+
+  // Whether the hub has started and not stopped.
+  bool running() const;
+  // Whether another client can attach (max_clients).
+  bool HasCapacity() const;
+  // Serves `stream` with `sub`: the preamble, the replay after sub.after (blocking while it
+  // reads the store and while the client drains its buffer), then the live feed until the
+  // stream ends. Fails when the hub is full or stopped, or a replay query fails (the stream is
+  // then closed).
+  absl::Status Attach(std::shared_ptr<net::StreamWriter> stream, Subscription sub);
+
+  size_t clients() const;
+  // The newest position seen (for tests and /readyz details).
+  Position cursor() const;
+
+ private:
+  struct Client;
+  struct Lifeline;
+
+  void Run();
+  absl::Status Poll();
+  void Publish(const EventPtr& e);  // requires mu_
+  // Queues `frame` for `c`, or disconnects `c` if its buffer is full. Requires mu_.
+  bool Deliver(Client& c, const std::shared_ptr<const std::string>& frame);
+  void Register(const std::shared_ptr<Client>& c);  // requires mu_
+  void Unregister(uint64_t id);
+  void RemoveLocked(uint64_t id);  // requires mu_
+  void Disconnect(Client& c, const char* reason);  // requires mu_
+  // Sends c's frames of `e` after `pos`; returns the position of e's last frame.
+  Position SendAfter(Client& c, const FeedEvent& e, const Position& pos, uint64_t* frames);
+  bool WaitForDrain(const Client& c) const;
+
+  EventReader& reader_;
+  const HubOptions options_;
+  MetricsRegistry& metrics_;
+  Gauge& clients_gauge_;
+  Counter& frames_sent_;
+  Counter& events_published_;
+  Counter& replayed_frames_;
+  Counter& slow_disconnects_;
+  Counter& slow_lost_frames_;
+  Counter& late_events_;
+  Histogram& publish_lag_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool notified_ = false;
+  bool stopping_ = false;
+  bool started_ = false;
+  std::deque<EventPtr> ring_;  // ordered by position
+  // The ring holds every event positioned after this.
+  Position covered_from_{0, 0, -1};
+  Position cursor_{0, 0, kLastFrame};
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, std::shared_ptr<Client>> clients_;
+  std::set<uint64_t> all_topics_;  // clients of every topic
+  std::map<std::string, std::set<uint64_t>, std::less<>> by_topic_;
+  size_t attaching_ = 0;  // clients still being replayed
+  std::thread thread_;
+  const std::shared_ptr<Lifeline> lifeline_;
+};
+
+}  // namespace kobs::feed
