@@ -28,6 +28,9 @@ struct Hub::Client {
   uint64_t id = 0;
   std::shared_ptr<net::StreamWriter> stream;
   Subscription sub;
+  // Frames at or before this were sent already or predate the client's Last-Event-ID: a
+  // replica whose poller is behind the one the client came from must not send them again.
+  Position floor{0, 0, -1};
 
   bool Wants(const FeedEvent& e, int frame) const {
     if (e.frame(frame) == nullptr) return false;
@@ -227,7 +230,10 @@ void Hub::Publish(const EventPtr& e) {
     }
     for (uint64_t id : ids) {
       auto it = clients_.find(id);
-      if (it != clients_.end() && it->second->Wants(*e, f)) Deliver(*it->second, e->frame(f));
+      if (it != clients_.end() && e->position(f) > it->second->floor &&
+          it->second->Wants(*e, f)) {
+        Deliver(*it->second, e->frame(f));
+      }
     }
   }
 }
@@ -331,6 +337,7 @@ absl::Status Hub::Attach(std::shared_ptr<net::StreamWriter> stream, Subscription
   // Done attaching: join the live feed (unless the stream already ended).
   auto finish = [&](bool join) {
     std::lock_guard lock(mu_);
+    if (c->sub.after) c->floor = *c->sub.after;
     --attaching_;
     if (join && !stopping_ && !c->stream->closed()) Register(c);
   };
@@ -359,6 +366,7 @@ absl::Status Hub::Attach(std::shared_ptr<net::StreamWriter> stream, Subscription
         }
         if (it == ring_.end() || std::next(it) == ring_.end()) {
           --attaching_;
+          c->floor = pos;
           if (!c->stream->closed()) Register(c);
           metrics_.GetCounter("kobs_feed_replays_total",
                               "Reconnects served from Last-Event-ID, by where the replay began.",
