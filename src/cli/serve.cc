@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -109,8 +110,19 @@ void PrintWhereToLook(const std::string& api, const std::string& clickhouse,
 
 }  // namespace
 
+// Every SSE client holds a descriptor: lift the soft limit to the hard one, as Go's runtime
+// does for every server.
+static void RaiseFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
 int RunServe(const KobsConfig& config, std::optional<sim::SimOptions> sim_options) {
   const auto start = std::chrono::steady_clock::now();
+  RaiseFileLimit();
   const sigset_t signals = BlockShutdownSignals();
 
   MetricsRegistry metrics;

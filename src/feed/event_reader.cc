@@ -76,6 +76,7 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::Run(const std::string& where,
   o.database = database_;
   o.params = std::move(params);
   o.params.push_back(store::Param::Raw("limit", std::to_string(limit)));
+  o.settings = {{"max_threads", "1"}};  // small reads: no parallel-read overhead
   const std::string sql = fmt::format("SELECT {} FROM kobs_k8s_events WHERE {} ORDER BY {} LIMIT "
                                       "{{limit:UInt64}}",
                                       kColumns, where, order);
@@ -103,6 +104,61 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::After(const Position& after,
   }
   AddFilter(filter, &where, &params);
   return Run(where, "FeedTime, FeedKey", std::move(params), limit);
+}
+
+absl::StatusOr<std::vector<Position>> EventReader::PositionsBetween(const Position& from,
+                                                                   const Position& to,
+                                                                   size_t limit) {
+  store::QueryOptions o;
+  o.format = "RowBinary";
+  o.database = database_;
+  o.params = {store::Param::Raw("ft", std::to_string(from.time_ns)),
+              store::Param::Raw("fk", std::to_string(from.key)),
+              store::Param::Raw("tt", std::to_string(to.time_ns)),
+              store::Param::Raw("tk", std::to_string(to.key)),
+              store::Param::Raw("limit", std::to_string(limit))};
+  o.settings = {{"max_threads", "1"}};
+  const std::string sql = fmt::format(
+      "SELECT toUnixTimestamp64Nano(FeedTime), FeedKey FROM kobs_k8s_events WHERE {} AND "
+      "FeedTime >= fromUnixTimestamp64Nano({{ft:Int64}}) AND "
+      "FeedTime <= fromUnixTimestamp64Nano({{tt:Int64}}) AND "
+      "(toUnixTimestamp64Nano(FeedTime), FeedKey) BETWEEN ({{ft:Int64}}, {{fk:UInt64}}) AND "
+      "({{tt:Int64}}, {{tk:UInt64}}) ORDER BY FeedTime, FeedKey LIMIT {{limit:UInt64}}",
+      kIsEvent);
+  auto r = store_.Query(sql, o);
+  if (!r.ok()) return r.status();
+  std::vector<Position> out;
+  store::RowBinaryReader reader(r->data);
+  while (!reader.done()) {
+    Position p;
+    if (!reader.Int64(&p.time_ns) || !reader.UInt64(&p.key)) {
+      return absl::DataLossError("truncated RowBinary result from the events table");
+    }
+    out.push_back(p);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<EventPtr>> EventReader::At(const std::vector<Position>& positions) {
+  if (positions.empty()) return std::vector<EventPtr>{};
+  std::string list = "[";
+  int64_t lo = positions.front().time_ns, hi = lo;
+  for (const Position& p : positions) {
+    if (list.size() > 1) list += ',';
+    list += fmt::format("({},{})", p.time_ns, p.key);
+    lo = std::min(lo, p.time_ns);
+    hi = std::max(hi, p.time_ns);
+  }
+  list += ']';
+  std::string where = fmt::format(
+      "{} AND FeedTime BETWEEN fromUnixTimestamp64Nano({{lo:Int64}}) AND "
+      "fromUnixTimestamp64Nano({{hi:Int64}}) AND (toUnixTimestamp64Nano(FeedTime), FeedKey) IN "
+      "{{ps:Array(Tuple(Int64, UInt64))}}",
+      kIsEvent);
+  return Run(where, "FeedTime, FeedKey",
+             {store::Param::Raw("lo", std::to_string(lo)),
+              store::Param::Raw("hi", std::to_string(hi)), store::Param::Raw("ps", list)},
+             positions.size());
 }
 
 absl::StatusOr<std::vector<EventPtr>> EventReader::Newest(size_t limit) {

@@ -38,6 +38,12 @@ class EventReader {
   absl::StatusOr<std::vector<EventPtr>> After(const Position& after,
                                               const std::optional<Position>& until,
                                               const EventFilter& filter, size_t limit);
+  // The positions of the events in [from, to] (by (time, key)), at most `limit`, in order. Cheap:
+  // no row is decoded.
+  absl::StatusOr<std::vector<Position>> PositionsBetween(const Position& from, const Position& to,
+                                                         size_t limit);
+  // The events at `positions` (frames ignored), in position order.
+  absl::StatusOr<std::vector<EventPtr>> At(const std::vector<Position>& positions);
   // The `limit` events with the highest positions, oldest first.
   absl::StatusOr<std::vector<EventPtr>> Newest(size_t limit);
   // The newest events by event time, newest first (GET /events).

@@ -70,6 +70,12 @@ Hub::Hub(EventReader& reader, HubOptions options, MetricsRegistry& metrics)
       publish_lag_(metrics.GetHistogram(
           "kobs_feed_publish_lag_seconds",
           "From an event's arrival in the store (FeedTime) to its publication to clients.")),
+      poll_seconds_(metrics.GetHistogram("kobs_feed_poll_duration_seconds",
+                                         "Time of each query for new event rows.")),
+      push_delay_(metrics.GetHistogram(
+          "kobs_feed_push_delay_seconds",
+          "From the completion of an insert of event rows by this process to their frames "
+          "queued to the clients (one query and the fan-out).")),
       lifeline_(std::make_shared<Lifeline>()) {
   lifeline_->hub = this;
 }
@@ -120,6 +126,7 @@ void Hub::Stop() {
 void Hub::Notify() {
   {
     std::lock_guard lock(mu_);
+    if (!notified_) notified_at_ = std::chrono::steady_clock::now();
     notified_ = true;
   }
   wake_.notify_one();
@@ -152,14 +159,17 @@ void Hub::Run() {
   auto next_keepalive = Clock::now() + options_.keepalive;
   Clock::time_point last_error_log;
   for (;;) {
-    bool poll = false;
+    bool poll = false, look_back = false;
+    std::optional<Clock::time_point> woken_at;
     {
       std::unique_lock lock(mu_);
       wake_.wait_until(lock, std::min(next_poll, next_keepalive),
                        [this] { return stopping_ || notified_; });
       if (stopping_) return;
       const auto now = Clock::now();
-      poll = notified_ || now >= next_poll;
+      look_back = now >= next_poll;
+      poll = notified_ || look_back;
+      if (notified_) woken_at = notified_at_;
       notified_ = false;
       if (now >= next_keepalive) {
         std::vector<uint64_t> ids;
@@ -172,7 +182,12 @@ void Hub::Run() {
       }
     }
     if (!poll) continue;
-    if (absl::Status st = Poll(); !st.ok()) {
+    absl::Status st = PollNew();
+    if (woken_at && st.ok()) {
+      push_delay_.Observe(std::chrono::duration<double>(Clock::now() - *woken_at).count());
+    }
+    if (look_back && st.ok()) st = LookBack();
+    if (!st.ok()) {
       metrics_.GetCounter("kobs_feed_poll_errors_total", "Failed polls of the events table.")
           .Inc();
       if (Clock::now() - last_error_log > std::chrono::seconds(10)) {
@@ -181,40 +196,82 @@ void Hub::Run() {
             {{"error", std::string(st.message())}});
       }
     }
-    next_poll = Clock::now() + options_.poll_interval;
+    if (look_back) next_poll = Clock::now() + options_.poll_interval;
   }
 }
 
-absl::Status Hub::Poll() {
+absl::Status Hub::PollNew() {
   Position from;
   {
     std::lock_guard lock(mu_);
-    from = {cursor_.time_ns - std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                  options_.settle)
-                                  .count(),
-            0, -1};
+    from = cursor_;
   }
+  // New rows: everything after the newest position published.
   for (;;) {
+    const auto start = std::chrono::steady_clock::now();
     auto rows = reader_.After(from, std::nullopt, {}, options_.page);
+    poll_seconds_.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (!rows.ok()) return rows.status();
-    std::lock_guard lock(mu_);
-    if (stopping_) return absl::OkStatus();
-    for (const EventPtr& e : *rows) {
-      const Position last = e->position(kLastFrame);
-      if (last <= covered_from_) continue;  // older than anything remembered: seen before
-      auto it = std::lower_bound(ring_.begin(), ring_.end(), e->position(0), EventBefore);
-      if (it != ring_.end() && (*it)->time_ns == e->time_ns && (*it)->key == e->key) continue;
-      if (it != ring_.end()) late_events_.Inc();
-      ring_.insert(it, e);
-      Publish(e);
-      cursor_ = std::max(cursor_, last);
-    }
-    while (ring_.size() > options_.ring_size) {
-      covered_from_ = ring_.front()->position(kLastFrame);
-      ring_.pop_front();
-    }
-    if (rows->size() < options_.page) return absl::OkStatus();
+    Accept(*rows);
+    if (rows->size() < options_.page) break;
     from = rows->back()->position(kLastFrame);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Hub::LookBack() {
+  // Late rows: positioned within `settle` before the cursor but not seen when it passed them
+  // (another replica's insert that committed after a later one). Positions only, then the
+  // rows that are missing.
+  Position to, back;
+  {
+    std::lock_guard lock(mu_);
+    to = cursor_;
+    back = {to.time_ns - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.settle)
+                             .count(),
+            0, -1};
+    back = std::max(back, covered_from_);
+  }
+  if (to.time_ns == 0) return absl::OkStatus();
+  auto positions = reader_.PositionsBetween(back, to, options_.ring_size);
+  if (!positions.ok()) return positions.status();
+  std::vector<Position> missing;
+  {
+    std::lock_guard lock(mu_);
+    for (const Position& p : *positions) {
+      if (!InRing(p)) missing.push_back(p);
+    }
+  }
+  if (missing.empty()) return absl::OkStatus();
+  auto rows = reader_.At(missing);
+  if (!rows.ok()) return rows.status();
+  Accept(*rows);
+  return absl::OkStatus();
+}
+
+bool Hub::InRing(const Position& p) const {
+  auto it = std::lower_bound(ring_.begin(), ring_.end(), Position{p.time_ns, p.key, 0},
+                             EventBefore);
+  return it != ring_.end() && (*it)->time_ns == p.time_ns && (*it)->key == p.key;
+}
+
+void Hub::Accept(const std::vector<EventPtr>& rows) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return;
+  for (const EventPtr& e : rows) {
+    const Position last = e->position(kLastFrame);
+    if (last <= covered_from_) continue;  // older than anything remembered: seen before
+    auto it = std::lower_bound(ring_.begin(), ring_.end(), e->position(0), EventBefore);
+    if (it != ring_.end() && (*it)->time_ns == e->time_ns && (*it)->key == e->key) continue;
+    if (it != ring_.end()) late_events_.Inc();
+    ring_.insert(it, e);
+    Publish(e);
+    cursor_ = std::max(cursor_, last);
+  }
+  while (ring_.size() > options_.ring_size) {
+    covered_from_ = ring_.front()->position(kLastFrame);
+    ring_.pop_front();
   }
 }
 

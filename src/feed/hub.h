@@ -102,7 +102,13 @@ class Hub {
   struct Lifeline;
 
   void Run();
-  absl::Status Poll();
+  // Publishes the rows after the cursor.
+  absl::Status PollNew();
+  // Publishes late rows: within `settle` before the cursor, not seen when it passed them.
+  absl::Status LookBack();
+  // Publishes the rows not seen yet (in the ring's order). Takes mu_.
+  void Accept(const std::vector<EventPtr>& rows);
+  bool InRing(const Position& p) const;  // requires mu_
   void Publish(const EventPtr& e);  // requires mu_
   // Queues `frame` for `c`, or disconnects `c` if its buffer is full. Requires mu_.
   bool Deliver(Client& c, const std::shared_ptr<const std::string>& frame);
@@ -125,10 +131,13 @@ class Hub {
   Counter& slow_lost_frames_;
   Counter& late_events_;
   Histogram& publish_lag_;
+  Histogram& poll_seconds_;
+  Histogram& push_delay_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool notified_ = false;
+  std::chrono::steady_clock::time_point notified_at_;
   bool stopping_ = false;
   bool started_ = false;
   std::deque<EventPtr> ring_;  // ordered by position
