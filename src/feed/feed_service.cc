@@ -26,7 +26,8 @@ std::string_view StripPrefix(std::string_view path, std::string_view prefix) {
   return path;
 }
 
-// `since`: RFC 3339, seconds since the epoch, or a duration back from now ("15m").
+}  // namespace
+
 absl::StatusOr<int64_t> ParseSince(std::string_view text) {
   if (auto t = ParseRfc3339Nanos(text); t.ok()) return *t;
   int64_t seconds;
@@ -39,8 +40,6 @@ absl::StatusOr<int64_t> ParseSince(std::string_view text) {
       "invalid since '{}': want RFC 3339, seconds since the epoch, or a duration such as 15m",
       text.substr(0, 80)));
 }
-
-}  // namespace
 
 absl::StatusOr<FeedOptions> ParseFeedOptions(const YAML::Node& node) {
   FeedOptions o;

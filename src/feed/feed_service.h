@@ -49,6 +49,10 @@ struct FeedOptions {
 
 absl::StatusOr<FeedOptions> ParseFeedOptions(const YAML::Node& node);
 
+// GET /events' `since`: RFC 3339, seconds since the epoch, or a duration back from now
+// ("15m"); nanoseconds since the epoch.
+absl::StatusOr<int64_t> ParseSince(std::string_view text);
+
 class FeedService {
  public:
   FeedService(store::Store& store, std::string database, FeedOptions options,

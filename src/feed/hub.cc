@@ -156,10 +156,14 @@ void Hub::Run() {
   using Clock = std::chrono::steady_clock;
   static const auto kKeepalive = std::make_shared<const std::string>(": keepalive\n\n");
   auto next_poll = Clock::now();
+  // The look-back for late rows runs twice per settle window (and at least every poll).
+  const auto look_back_every = std::max<std::chrono::milliseconds>(options_.poll_interval,
+                                                                   options_.settle / 2);
+  auto next_look_back = Clock::now();
   auto next_keepalive = Clock::now() + options_.keepalive;
   Clock::time_point last_error_log;
   for (;;) {
-    bool poll = false, look_back = false;
+    bool poll = false, timer = false, look_back = false;
     std::optional<Clock::time_point> woken_at;
     {
       std::unique_lock lock(mu_);
@@ -167,8 +171,9 @@ void Hub::Run() {
                        [this] { return stopping_ || notified_; });
       if (stopping_) return;
       const auto now = Clock::now();
-      look_back = now >= next_poll;
-      poll = notified_ || look_back;
+      timer = now >= next_poll;
+      look_back = now >= next_look_back;
+      poll = notified_ || timer;
       if (notified_) woken_at = notified_at_;
       notified_ = false;
       if (now >= next_keepalive) {
@@ -196,7 +201,8 @@ void Hub::Run() {
             {{"error", std::string(st.message())}});
       }
     }
-    if (look_back) next_poll = Clock::now() + options_.poll_interval;
+    if (timer) next_poll = Clock::now() + options_.poll_interval;
+    if (look_back) next_look_back = Clock::now() + look_back_every;
   }
 }
 
