@@ -44,7 +44,11 @@ absl::StatusOr<std::vector<EventPtr>> Decode(std::string_view data) {
 }
 
 void AddFilter(const EventFilter& f, std::string* where, std::vector<store::Param>* params) {
-  if (!f.composition_ids.empty()) {
+  if (f.composition_ids.size() == 1) {
+    // Equality fixes the first key column, so ORDER BY Timestamp reads in key order.
+    *where += " AND CompositionId = {cid:String}";
+    params->push_back(store::Param::Str("cid", f.composition_ids[0]));
+  } else if (!f.composition_ids.empty()) {
     *where += " AND CompositionId IN {cids:Array(String)}";
     params->push_back(store::Param::StrArray("cids", f.composition_ids));
   }
@@ -172,7 +176,9 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::Recent(const EventFilter& fil
   std::string where(kIsEvent);
   std::vector<store::Param> params;
   AddFilter(filter, &where, &params);
-  return Run(where, "Timestamp DESC, FeedKey DESC", std::move(params), limit);
+  // By event time only (as the original): one composition's newest rows are then the end of
+  // its primary-key range, read in order.
+  return Run(where, "Timestamp DESC", std::move(params), limit);
 }
 
 }  // namespace kobs::feed

@@ -177,20 +177,31 @@ void FeedService::HandleNotifications(const net::Request& rq, net::ResponseWrite
     }
     sub.after = *pos;
   }
-  if (!hub_.running()) {
-    SetCors(w);
-    w.SetHeader("Retry-After", "1");
-    net::Reply(w, 503, kText, "the event feed is starting or stopping\n");
-    return;
-  }
-  if (!hub_.HasCapacity()) {
+  // A browser's EventSource gives up for good on any answer but a 200 event stream, so it
+  // is told to come back instead: a stream with only a `retry:` hint, closed at once, makes it
+  // reconnect later with its Last-Event-ID. Other clients get a 503 with Retry-After.
+  const bool event_source =
+      absl::StrContains(ToAbsl(rq.headers.Get("accept").value_or("")), "text/event-stream");
+  auto come_back = [&](std::string_view reason, int seconds, std::string_view message) {
     metrics_.GetCounter("kobs_feed_rejected_total", "Feed requests refused, by reason.",
-                        {{"reason", "client_limit"}})
+                        {{"reason", std::string(reason)}})
         .Inc();
     SetCors(w);
-    w.SetHeader("Retry-After", "5");
-    net::Reply(w, 503, kText, "the event feed is at its client limit (feed.max_clients)\n");
-    return;
+    if (event_source) {
+      w.SetHeader("Cache-Control", "no-cache");
+      net::Reply(w, 200, "text/event-stream",
+                 fmt::format(": {}\n\nretry: {}\n\n", message, seconds * 1000));
+    } else {
+      w.SetHeader("Retry-After", std::to_string(seconds));
+      net::Reply(w, 503, kText, fmt::format("{}\n", message));
+    }
+  };
+  if (!hub_.running()) {
+    return come_back("not_running", 1, "the event feed is starting or stopping");
+  }
+  if (!hub_.HasCapacity()) {
+    return come_back("client_limit", 5,
+                     "the event feed is at its client limit (feed.max_clients)");
   }
   w.SetHeader("Content-Type", "text/event-stream");
   w.SetHeader("Cache-Control", "no-cache");

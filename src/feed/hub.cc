@@ -12,6 +12,9 @@ namespace {
 
 spdlog::logger& log() { return Logger("feed"); }
 
+constexpr const char* kDisconnectsHelp =
+    "SSE clients gone, by reason: client (it left), slow (its buffer was full), shutdown.";
+
 bool EventBefore(const EventPtr& e, const Position& p) {
   return std::tie(e->time_ns, e->key) < std::tie(p.time_ns, p.key);
 }
@@ -58,8 +61,11 @@ Hub::Hub(EventReader& reader, HubOptions options, MetricsRegistry& metrics)
       replayed_frames_(metrics.GetCounter("kobs_feed_replayed_frames_total",
                                           "Frames sent to reconnecting clients (Last-Event-ID).")),
       slow_disconnects_(metrics.GetCounter(
-          "kobs_feed_disconnects_total", "Clients the feed disconnected, by reason.",
+          "kobs_feed_disconnects_total", kDisconnectsHelp,
           {{"reason", "slow"}})),
+      client_disconnects_(metrics.GetCounter(
+          "kobs_feed_disconnects_total", kDisconnectsHelp,
+          {{"reason", "client"}})),
       slow_lost_frames_(metrics.GetCounter(
           "kobs_feed_slow_client_frames_total",
           "Frames a slow client did not get before it was disconnected (its reconnect with "
@@ -118,7 +124,7 @@ void Hub::Stop() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   for (auto& [id, c] : clients) c->stream->Close();
-  metrics_.GetCounter("kobs_feed_disconnects_total", "Clients the feed disconnected, by reason.",
+  metrics_.GetCounter("kobs_feed_disconnects_total", kDisconnectsHelp,
                       {{"reason", "shutdown"}})
       .Inc(static_cast<double>(clients.size()));
 }
@@ -338,6 +344,8 @@ void Hub::RemoveLocked(uint64_t id) {
 
 void Hub::Unregister(uint64_t id) {
   std::lock_guard lock(mu_);
+  if (clients_.count(id) == 0) return;  // the hub disconnected it (counted there)
+  client_disconnects_.Inc();
   RemoveLocked(id);
 }
 

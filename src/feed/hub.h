@@ -128,6 +128,7 @@ class Hub {
   Counter& events_published_;
   Counter& replayed_frames_;
   Counter& slow_disconnects_;
+  Counter& client_disconnects_;
   Counter& slow_lost_frames_;
   Counter& late_events_;
   Histogram& publish_lag_;

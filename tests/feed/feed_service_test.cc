@@ -171,8 +171,14 @@ TEST_F(FeedServiceTest, EnforcesTheTokenAndTheClientLimit) {
   std::string full = Exchange(port_, Get("/notifications/", "Authorization: Bearer s3cret\r\n"));
   EXPECT_THAT(full, HasSubstr("HTTP/1.1 503"));
   EXPECT_THAT(full, HasSubstr("Retry-After: 5"));
+  // A browser would give up on a 503: it gets a stream that tells it to come back.
+  std::string browser = Exchange(
+      port_, Get("/notifications/", "Authorization: Bearer s3cret\r\nAccept: text/event-stream\r\n"));
+  EXPECT_THAT(browser, HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(browser, HasSubstr("Content-Type: text/event-stream"));
+  EXPECT_THAT(browser, HasSubstr("retry: 5000\n\n"));
   holder.join();
-  EXPECT_THAT(metrics_.Render(), HasSubstr("kobs_feed_rejected_total{reason=\"client_limit\"} 1"));
+  EXPECT_THAT(metrics_.Render(), HasSubstr("kobs_feed_rejected_total{reason=\"client_limit\"} 2"));
 }
 
 TEST(FeedOptionsTest, ParsesAndRejects) {
