@@ -21,6 +21,7 @@ APT_PACKAGES=(
   libgmock-dev libbenchmark-dev libcurl4-openssl-dev libssl-dev libzstd-dev liblz4-dev
   libre2-dev libabsl-dev zlib1g-dev
   clickhouse-server   # a real (old) ClickHouse peer for the remote backend's tests
+  chromium            # headless browser (playwright-core) for the SSE feed's EventSource test
 )
 
 # Pinned npm artefacts: name@version, sha256 of the tarball `npm pack` downloads.

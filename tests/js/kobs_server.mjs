@@ -6,11 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import readline from 'node:readline';
 
-// `args` are added after `serve` (e.g. ['--sim', ...]).
-export async function startKobs(extraEnv = {}, args = []) {
+// `args` are added after `serve` (e.g. ['--sim', ...]). `options.dir`: run in this existing
+// directory (its data, spool and state; to restart on them) and leave it in place on stop();
+// by default a fresh temporary one, removed on stop().
+export async function startKobs(extraEnv = {}, args = [], options = {}) {
   const bin = process.env.KOBS_BIN;
   if (!bin) throw new Error('KOBS_BIN must name the kobs binary');
-  const dir = mkdtempSync(join(tmpdir(), 'kobs-js-'));
+  const ownDir = !options.dir;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'kobs-js-'));
   const child = spawn(bin, ['serve', ...args], {
     cwd: dir,
     env: {
@@ -28,7 +31,10 @@ export async function startKobs(extraEnv = {}, args = []) {
   });
   const lines = [];
   const ready = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('kobs did not get ready:\n' + lines.join('\n'))), 30000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('kobs did not get ready:\n' + lines.join('\n')));
+    }, 30000);
     readline.createInterface({ input: child.stderr }).on('line', (line) => {
       lines.push(line);
       try {
@@ -37,6 +43,7 @@ export async function startKobs(extraEnv = {}, args = []) {
       } catch { /* not JSON */ }
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`kobs exited ${code}:\n` + lines.join('\n'))); });
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });  // e.g. it cannot be spawned
   });
   return {
     clickhouseUrl: ready.clickhouse_http,
@@ -46,11 +53,14 @@ export async function startKobs(extraEnv = {}, args = []) {
     mcpUrl: ready.mcp,
     dir,
     lines,
+    child,
     async stop() {
-      const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+      const exited = child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve({ code: child.exitCode, signal: child.signalCode })
+        : new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
       child.kill('SIGTERM');
       const result = await exited;
-      rmSync(dir, { recursive: true, force: true });
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
       return result;
     },
   };
