@@ -9,8 +9,11 @@
 // ceiling); loss and duplicates per client; server CPU and RSS. Then the same scenario again
 // with push off and a 3 s poll, the original proxy's design, as the baseline.
 //
+// Last, GET /events on a table of --events-rows event rows: p50/p99 for one composition's
+// newest 50 (the Krateo RESTAction's query), with filters, and cluster-wide.
+//
 //   sse_fanout_bench [--clients 10000] [--compositions 1000] [--rate 1000] [--seconds 20]
-//                    [--baseline-seconds 20]
+//                    [--baseline-seconds 20] [--events-rows 10000000]
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -28,6 +31,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -51,6 +55,7 @@ struct Args {
   int rate = 1'000;
   int seconds = 20;
   int baseline_seconds = 20;
+  int64_t events_rows = 10'000'000;  // GET /events phase; 0 skips it
 };
 
 int64_t RealNs() {
@@ -398,6 +403,63 @@ Result RunPhase(const Args& a, int seconds, bool push) {
   return r;
 }
 
+// GET /events latency on `rows` stored events over 1000 compositions.
+void EventsPhase(int64_t rows) {
+  kobs::testing::TempDir dir;
+  kobs::bench::Server server = kobs::bench::StartKobs(dir.path());
+  kobs::bench::Client http;
+  std::fprintf(stderr, "GET /events: storing %lld event rows...\n", static_cast<long long>(rows));
+  const auto fill_start = Clock::now();
+  // Straight into the typed table, in 1M-row inserts: FeedTime, FeedKey from their defaults.
+  for (int64_t done = 0; done < rows; done += 1'000'000) {
+    const int64_t n = std::min<int64_t>(1'000'000, rows - done);
+    const std::string sql = fmt::format(
+        "INSERT INTO kobs_k8s_events (Timestamp, CompositionId, Namespace, WatchType, EventName, "
+        "EventUid, ResourceVersion, Type, Reason, Message, ObjectKind, ObjectApiVersion, "
+        "ObjectNamespace, ObjectName, ObjectUid, SourceComponent, Count, EventTime) "
+        "SELECT now64(9) - toIntervalMillisecond(number % 86400000), "
+        "concat('bench-comp-', leftPad(toString(number % 1000), 5, '0')), "
+        "concat('ns-', toString(number % 50)), 'ADDED', concat('ev-', toString(number)), "
+        "generateUUIDv4(), toString(number), if(number % 7 = 0, 'Warning', 'Normal'), "
+        "['BackOff','Pulled','Created','Started','Killing'][number % 5 + 1], "
+        "concat('message ', toString(number)), 'Pod', 'v1', concat('ns-', toString(number % 50)), "
+        "concat('pod-', toString(number % 20000)), toString(cityHash64(number % 20000)), "
+        "'kubelet', 1, '' FROM numbers({}, {})",
+        done + 0, n);
+    std::string url = server.clickhouse + "/?query=" + kobs::bench::Escape(sql);
+    long status = http.Post(url, "");
+    if (status != 200) {
+      std::fprintf(stderr, "  insert answered %ld\n", status);
+      std::exit(1);
+    }
+  }
+  std::fprintf(stderr, "  stored in %.0f s\n",
+               std::chrono::duration<double>(Clock::now() - fill_start).count());
+  std::mt19937 rng(11);
+  auto measure = [&](const char* name, const std::function<std::string()>& target, int n) {
+    std::vector<double> ms;
+    size_t bytes = 0;
+    for (int i = 0; i < n; ++i) {
+      const std::string url = server.api + target();
+      const auto t = Clock::now();
+      bytes += http.Get(url).size();
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+    }
+    std::printf("/events %-34s p50 %6.1f ms  p99 %6.1f ms  (%d requests, %zu bytes each)\n",
+                name, Percentile(ms, 0.5), Percentile(ms, 0.99), n, bytes / n);
+  };
+  auto comp = [&] { return Composition(static_cast<int>(rng() % 1000)); };
+  measure("floor: /health", [] { return std::string("/health"); }, 200);
+  measure("?composition_id=&limit=50", [&] { return "/events?composition_id=" + comp() + "&limit=50"; }, 300);
+  measure("/<composition> (200 newest)", [&] { return "/events/" + comp(); }, 300);
+  measure("/<composition>?type=Warning&since=1h", [&] { return "/events/" + comp() + "?type=Warning&since=1h"; }, 300);
+  measure("cluster-wide (200 newest)", [] { return std::string("/events"); }, 30);
+  measure("?namespace=ns-7&limit=50", [] { return std::string("/events?namespace=ns-7&limit=50"); }, 30);
+  std::printf("target: one composition's events p99 < 20 ms on %lld rows\n", static_cast<long long>(rows));
+  kill(server.pid, SIGTERM);
+  waitpid(server.pid, nullptr, 0);
+}
+
 void Print(const char* name, const Result& r) {
   std::printf(
       "%-14s store->client p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms | send->client p50 %7.1f "
@@ -423,6 +485,7 @@ int main(int argc, char** argv) {
     else if (k == "--rate") a.rate = v;
     else if (k == "--seconds") a.seconds = v;
     else if (k == "--baseline-seconds") a.baseline_seconds = v;
+    else if (k == "--events-rows") a.events_rows = std::atoll(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -454,5 +517,6 @@ int main(int argc, char** argv) {
                 poll.p50 > 0 ? push.p50 / poll.p50 : 0.0, poll.p99 > 0 ? push.p99 / poll.p99 : 0.0);
   }
   std::printf("targets: store->client p99 < 100 ms, no loss, RSS < 500 MB\n");
+  if (a.events_rows > 0) EventsPhase(a.events_rows);
   return 0;
 }
