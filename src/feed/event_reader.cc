@@ -17,6 +17,10 @@ constexpr std::string_view kColumns =
     "coalesce(nullIf(EventTime, ''), nullIf(LastTimestamp, ''), "
     "formatDateTime(toDateTime(Timestamp), '%Y-%m-%dT%H:%i:%SZ', 'UTC')), SourceComponent";
 
+// The events ordered by feed position (positions, polls, replays); kobs_k8s_events, ordered
+// by composition, serves GET /events.
+constexpr std::string_view kFeedTable = "kobs_k8s_events_feed";
+
 // An event notification the feed carries: not a deletion, and with a reason (as the original).
 constexpr std::string_view kIsEvent = "Reason != '' AND WatchType != 'DELETED'";
 
@@ -71,7 +75,8 @@ void AddFilter(const EventFilter& f, std::string* where, std::vector<store::Para
 EventReader::EventReader(store::Store& store, std::string database)
     : store_(store), database_(std::move(database)) {}
 
-absl::StatusOr<std::vector<EventPtr>> EventReader::Run(const std::string& where,
+absl::StatusOr<std::vector<EventPtr>> EventReader::Run(std::string_view table,
+                                                       const std::string& where,
                                                        const std::string& order,
                                                        std::vector<store::Param> params,
                                                        size_t limit) {
@@ -81,9 +86,9 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::Run(const std::string& where,
   o.params = std::move(params);
   o.params.push_back(store::Param::Raw("limit", std::to_string(limit)));
   o.settings = {{"max_threads", "1"}};  // small reads: no parallel-read overhead
-  const std::string sql = fmt::format("SELECT {} FROM kobs_k8s_events WHERE {} ORDER BY {} LIMIT "
+  const std::string sql = fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT "
                                       "{{limit:UInt64}}",
-                                      kColumns, where, order);
+                                      kColumns, table, where, order);
   auto r = store_.Query(sql, o);
   if (!r.ok()) return r.status();
   return Decode(r->data);
@@ -107,7 +112,7 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::After(const Position& after,
     params.push_back(store::Param::Raw("uk", std::to_string(until->key)));
   }
   AddFilter(filter, &where, &params);
-  return Run(where, "FeedTime, FeedKey", std::move(params), limit);
+  return Run(kFeedTable, where, "FeedTime, FeedKey", std::move(params), limit);
 }
 
 absl::StatusOr<std::vector<Position>> EventReader::PositionsBetween(const Position& from,
@@ -123,7 +128,7 @@ absl::StatusOr<std::vector<Position>> EventReader::PositionsBetween(const Positi
               store::Param::Raw("limit", std::to_string(limit))};
   o.settings = {{"max_threads", "1"}};
   const std::string sql = fmt::format(
-      "SELECT toUnixTimestamp64Nano(FeedTime), FeedKey FROM kobs_k8s_events WHERE {} AND "
+      "SELECT toUnixTimestamp64Nano(FeedTime), FeedKey FROM kobs_k8s_events_feed WHERE {} AND "
       "FeedTime >= fromUnixTimestamp64Nano({{ft:Int64}}) AND "
       "FeedTime <= fromUnixTimestamp64Nano({{tt:Int64}}) AND "
       "(toUnixTimestamp64Nano(FeedTime), FeedKey) BETWEEN ({{ft:Int64}}, {{fk:UInt64}}) AND "
@@ -159,14 +164,14 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::At(const std::vector<Position
       "fromUnixTimestamp64Nano({{hi:Int64}}) AND (toUnixTimestamp64Nano(FeedTime), FeedKey) IN "
       "{{ps:Array(Tuple(Int64, UInt64))}}",
       kIsEvent);
-  return Run(where, "FeedTime, FeedKey",
+  return Run(kFeedTable, where, "FeedTime, FeedKey",
              {store::Param::Raw("lo", std::to_string(lo)),
               store::Param::Raw("hi", std::to_string(hi)), store::Param::Raw("ps", list)},
              positions.size());
 }
 
 absl::StatusOr<std::vector<EventPtr>> EventReader::Newest(size_t limit) {
-  auto r = Run(std::string(kIsEvent), "FeedTime DESC, FeedKey DESC", {}, limit);
+  auto r = Run(kFeedTable, std::string(kIsEvent), "FeedTime DESC, FeedKey DESC", {}, limit);
   if (r.ok()) std::reverse(r->begin(), r->end());
   return r;
 }
@@ -178,7 +183,7 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::Recent(const EventFilter& fil
   AddFilter(filter, &where, &params);
   // By event time only (as the original): one composition's newest rows are then the end of
   // its primary-key range, read in order.
-  return Run(where, "Timestamp DESC", std::move(params), limit);
+  return Run("kobs_k8s_events", where, "Timestamp DESC", std::move(params), limit);
 }
 
 }  // namespace kobs::feed

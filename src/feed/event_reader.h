@@ -1,5 +1,6 @@
-// Reads feed events from kobs_k8s_events: by position for the live feed and replays, and the
-// newest ones by event time for GET /events. Every query is parameterised and bounded.
+// Reads feed events: by position from kobs_k8s_events_feed (ordered by position) for the live
+// feed and replays, and the newest by event time from kobs_k8s_events (ordered by composition)
+// for GET /events. Every query is parameterised and bounded.
 // Thread-safe (the Store is); borrows the Store.
 #pragma once
 
@@ -50,7 +51,8 @@ class EventReader {
   absl::StatusOr<std::vector<EventPtr>> Recent(const EventFilter& filter, size_t limit);
 
  private:
-  absl::StatusOr<std::vector<EventPtr>> Run(const std::string& where, const std::string& order,
+  absl::StatusOr<std::vector<EventPtr>> Run(std::string_view table, const std::string& where,
+                                            const std::string& order,
                                             std::vector<store::Param> params, size_t limit);
 
   store::Store& store_;

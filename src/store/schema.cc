@@ -409,6 +409,32 @@ Migration FeedPositionMigration(const Ddl& d) {
   return {11, "kobs_k8s_events_feed_position", std::move(statements)};
 }
 
+// kobs_k8s_events_feed: the same rows ordered by their feed position, so that "rows after this
+// position" is a primary-key range however large the table (kobs_k8s_events is ordered by
+// composition, where a FeedTime bound prunes nothing). Filled by a view on kobs_k8s_events, so
+// both tables carry the same FeedTime; rows stored before this migration are copied (single
+// node; on a cluster the feed starts with new rows).
+Migration FeedTableMigration(const Ddl& d, bool cluster) {
+  const std::string events = QuoteIdentifier(d.storage("kobs_k8s_events"));
+  const std::string feed = QuoteIdentifier(d.storage("kobs_k8s_events_feed"));
+  std::vector<std::string> statements = {
+      fmt::format("CREATE TABLE IF NOT EXISTS {0}.{1}{2} AS {0}.{3} ENGINE = {4} "
+                  "PARTITION BY toDate(FeedTime) ORDER BY (FeedTime, FeedKey) {5} "
+                  "SETTINGS index_granularity = 8192",
+                  d.db(), feed, d.on_cluster(), events, d.engine("kobs_k8s_events_feed"),
+                  d.ttl("FeedTime")),
+      fmt::format("CREATE MATERIALIZED VIEW IF NOT EXISTS {0}.{1}{2} TO {0}.{3} AS SELECT * "
+                  "FROM {0}.{4}",
+                  d.db(), QuoteIdentifier(d.storage("kobs_k8s_events_feed_mv")), d.on_cluster(),
+                  feed, events)};
+  if (!cluster) {
+    statements.push_back(
+        fmt::format("INSERT INTO {0}.{1} SELECT * FROM {0}.{2}", d.db(), feed, events));
+  }
+  return {12, "kobs_k8s_events_feed",
+          Concat(std::move(statements), d.distributed("kobs_k8s_events_feed"))};
+}
+
 }  // namespace
 
 absl::StatusOr<SchemaOptions> ParseSchemaOptions(const YAML::Node& node) {
@@ -439,6 +465,7 @@ std::vector<Migration> Migrations(const SchemaOptions& options, const ServerFeat
   out.push_back(DedupMigration(d, !options.cluster.empty()));
   out.push_back(EventsMigration(d));
   out.push_back(FeedPositionMigration(d));
+  out.push_back(FeedTableMigration(d, !options.cluster.empty()));
   return out;
 }
 

@@ -76,6 +76,7 @@ class FeedTest : public kobs::testing::EmbeddedStoreSuite {
   void SetUp() override {
     ASSERT_THAT(store_->Query("TRUNCATE TABLE feed.otel_logs", {}), IsOk());
     ASSERT_THAT(store_->Query("TRUNCATE TABLE feed.kobs_k8s_events", {}), IsOk());
+    ASSERT_THAT(store_->Query("TRUNCATE TABLE feed.kobs_k8s_events_feed", {}), IsOk());
     reader_ = std::make_unique<EventReader>(*store_, "feed");
   }
 

@@ -41,13 +41,14 @@ class SchemaTest : public testing::EmbeddedStoreSuite {
 TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   SchemaOptions o{.database = "fresh"};
   ASSERT_OK_AND_ASSIGN(SchemaState first, EnsureSchema(*store_, o));
-  EXPECT_EQ(first.applied, 11);
-  EXPECT_EQ(first.current_version, 11);
+  EXPECT_EQ(first.applied, 12);
+  EXPECT_EQ(first.current_version, 12);
   EXPECT_FALSE(first.logs_legacy_layout);
   EXPECT_TRUE(first.features.text_index());
   EXPECT_EQ(Scalar("SELECT arrayStringConcat(groupArray(name), ',') FROM (SELECT name FROM "
                    "system.tables WHERE database = 'fresh' ORDER BY name)"),
-            "kobs_k8s_events,kobs_k8s_events_mv,kobs_schema_migrations,otel_logs,"
+            "kobs_k8s_events,kobs_k8s_events_feed,kobs_k8s_events_feed_mv,kobs_k8s_events_mv,"
+            "kobs_schema_migrations,otel_logs,"
             "otel_metrics_exponential_histogram,"
             "otel_metrics_gauge,otel_metrics_histogram,otel_metrics_sum,otel_metrics_summary,"
             "otel_traces,otel_traces_trace_id_ts,otel_traces_trace_id_ts_mv");
@@ -55,7 +56,7 @@ TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   ASSERT_OK_AND_ASSIGN(SchemaState second, EnsureSchema(*store_, o));
   EXPECT_EQ(second.applied, 0);
   EXPECT_EQ(Scalar("SELECT count(), uniqExact(Version) FROM fresh.kobs_schema_migrations"),
-            "11\t11");
+            "12\t12");
 }
 
 TEST_F(SchemaTest, LogsTableHasTheExporterColumnsAndTtl) {
@@ -141,7 +142,7 @@ TEST_F(SchemaTest, LegacyLogsLayoutIsDetectedAndKeepsWorking) {
   ASSERT_OK_AND_ASSIGN(SchemaState st, EnsureSchema(*store_, {.database = "legacy"}));
   EXPECT_TRUE(st.logs_legacy_layout);
   EXPECT_THAT(Columns("legacy", "otel_logs"), HasSubstr("TimestampTime DateTime"));
-  EXPECT_EQ(Scalar("SELECT count() FROM system.tables WHERE database = 'legacy'"), "12");
+  EXPECT_EQ(Scalar("SELECT count() FROM system.tables WHERE database = 'legacy'"), "14");
   // Writers use the same column list for both layouts; TimestampTime fills from its DEFAULT.
   std::string data;
   for (const auto& r : testing::MakeK8sLogRows(10, 1'764'000'000'000'000'000)) {
@@ -155,7 +156,7 @@ TEST_F(SchemaTest, LegacyLogsLayoutIsDetectedAndKeepsWorking) {
 TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
   SchemaOptions o{.database = "otel", .cluster = "prod"};
   auto migrations = Migrations(o, ServerFeatures{26, 7});
-  ASSERT_EQ(migrations.size(), 11u);
+  ASSERT_EQ(migrations.size(), 12u);
   EXPECT_TRUE(migrations[8].statements.empty()) << "Replicated tables deduplicate by default";
   // The typed events table: replicated, filled on each shard from its own otel_logs_local.
   const auto& events = migrations[9].statements;
@@ -172,6 +173,14 @@ TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
                                  "ADD COLUMN IF NOT EXISTS `FeedTime`"));
   EXPECT_THAT(feed[2], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events` ON CLUSTER `prod`"));
   EXPECT_THAT(feed[6], HasSubstr("now64(9) AS FeedTime"));
+  // The feed's table, ordered by position, filled from the events table (no copy on a cluster).
+  const auto& feed_table = migrations[11].statements;
+  ASSERT_EQ(feed_table.size(), 3u);
+  EXPECT_THAT(feed_table[0], HasSubstr("`otel`.`kobs_k8s_events_feed_local` ON CLUSTER `prod` AS "
+                                       "`otel`.`kobs_k8s_events_local`"));
+  EXPECT_THAT(feed_table[0], HasSubstr("ORDER BY (FeedTime, FeedKey)"));
+  EXPECT_THAT(feed_table[1], HasSubstr("FROM `otel`.`kobs_k8s_events_local`"));
+  EXPECT_THAT(feed_table[2], HasSubstr("Distributed(`prod`, `otel`, `kobs_k8s_events_feed_local`"));
   const auto& logs = migrations[0].statements;
   ASSERT_EQ(logs.size(), 2u);
   EXPECT_THAT(logs[0], HasSubstr("CREATE TABLE IF NOT EXISTS `otel`.`otel_logs_local` ON CLUSTER `prod`"));
