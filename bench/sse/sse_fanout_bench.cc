@@ -104,6 +104,15 @@ class Clients {
     for (int i = 0; i < n; ++i) conns_[i].composition = i % compositions;
   }
 
+  ~Clients() {
+    for (Conn& c : conns_) {
+      if (c.fd >= 0) close(c.fd);
+    }
+    close(epfd_);
+  }
+  Clients(const Clients&) = delete;
+  Clients& operator=(const Clients&) = delete;
+
   // Connects every client, in waves so the listen backlog never overflows.
   bool ConnectAll() {
     constexpr int kWave = 500;
