@@ -47,11 +47,13 @@ class EventReader {
   absl::StatusOr<std::vector<EventPtr>> At(const std::vector<Position>& positions);
   // The `limit` events with the highest positions, oldest first.
   absl::StatusOr<std::vector<EventPtr>> Newest(size_t limit);
-  // The newest events by event time, newest first (GET /events).
+  // The newest events by event time, newest first (GET /events); only their JSON is read
+  // (no position, composition or namespace).
   absl::StatusOr<std::vector<EventPtr>> Recent(const EventFilter& filter, size_t limit);
 
  private:
-  absl::StatusOr<std::vector<EventPtr>> Run(std::string_view table, const std::string& where,
+  absl::StatusOr<std::vector<EventPtr>> Run(std::string_view table, std::string_view columns,
+                                            const std::string& where,
                                             const std::string& order,
                                             std::vector<store::Param> params, size_t limit);
 
