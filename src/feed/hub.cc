@@ -469,6 +469,7 @@ absl::Status Hub::Attach(std::shared_ptr<net::StreamWriter> stream, Subscription
     }
   }
   finish(false);
+  c->stream->Close();  // the hub is stopping, or the client left or was too slow
   return absl::OkStatus();
 }
 
