@@ -411,9 +411,10 @@ Migration FeedPositionMigration(const Ddl& d) {
 
 // kobs_k8s_events_feed: the same rows ordered by their feed position, so that "rows after this
 // position" is a primary-key range however large the table (kobs_k8s_events is ordered by
-// composition, where a FeedTime bound prunes nothing). Filled by a view on kobs_k8s_events, so
-// both tables carry the same FeedTime; rows stored before this migration are copied (single
-// node; on a cluster the feed starts with new rows).
+// composition, where a FeedTime bound prunes nothing). Filled by a view on kobs_k8s_events,
+// the last step of an insert, which stamps FeedTime again: as close to the insert's commit as
+// the store lets a row say when it was stored. Rows stored before this migration are copied
+// (single node; on a cluster the feed starts with new rows).
 Migration FeedTableMigration(const Ddl& d, bool cluster) {
   const std::string events = QuoteIdentifier(d.storage("kobs_k8s_events"));
   const std::string feed = QuoteIdentifier(d.storage("kobs_k8s_events_feed"));
@@ -424,7 +425,7 @@ Migration FeedTableMigration(const Ddl& d, bool cluster) {
                   d.db(), feed, d.on_cluster(), events, d.engine("kobs_k8s_events_feed"),
                   d.ttl("FeedTime")),
       fmt::format("CREATE MATERIALIZED VIEW IF NOT EXISTS {0}.{1}{2} TO {0}.{3} AS SELECT * "
-                  "FROM {0}.{4}",
+                  "REPLACE (now64(9) AS FeedTime) FROM {0}.{4}",
                   d.db(), QuoteIdentifier(d.storage("kobs_k8s_events_feed_mv")), d.on_cluster(),
                   feed, events)};
   if (!cluster) {

@@ -323,7 +323,7 @@ TEST_F(FeedTest, ARowThatReachesTheStoreLateIsDeliveredOnce) {
   // Another replica's insert stamped 500 ms before the newest row but committed after it.
   const int64_t late = hub.cursor().time_ns - 500'000'000;
   ASSERT_THAT(store_->Query(
-                  "INSERT INTO feed.kobs_k8s_events (Timestamp, CompositionId, Namespace, "
+                  "INSERT INTO feed.kobs_k8s_events_feed (Timestamp, CompositionId, Namespace, "
                   "WatchType, EventUid, Reason, Message, Type, ObjectName, ObjectNamespace, "
                   "FeedTime) VALUES (now64(9), 'comp-a', 'ns1', 'ADDED', 'late-uid', 'Killing', "
                   "'late', 'Normal', 'pod-late', 'ns1', fromUnixTimestamp64Nano(" +
