@@ -14,6 +14,9 @@
 //
 //   sse_fanout_bench [--clients 10000] [--compositions 1000] [--rate 1000] [--seconds 20]
 //                    [--baseline-seconds 20] [--events-rows 10000000]
+// --seconds 0 skips the SSE phases. SSE_BENCH_ENV="K=V ..." passes settings to the server
+// (e.g. KOBS_STORE_WRITER_INSERT_INTERVAL=100ms); SSE_BENCH_METRICS=1 prints its feed and
+// store metrics after the push phase.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -309,6 +312,19 @@ Result RunPhase(const Args& a, int seconds, bool push) {
   kobs::testing::TempDir dir;
   std::vector<std::pair<std::string, std::string>> env = {
       {"KOBS_FEED_MAX_CLIENTS", std::to_string(a.clients + 100)}};
+  // SSE_BENCH_ENV="K=V K=V": more server settings (e.g. KOBS_STORE_WRITER_INSERT_INTERVAL=100ms).
+  if (const char* extra = std::getenv("SSE_BENCH_ENV")) {
+    std::string all = extra;
+    for (size_t p = 0; p < all.size();) {
+      size_t end = all.find(' ', p);
+      if (end == std::string::npos) end = all.size();
+      std::string kv = all.substr(p, end - p);
+      if (size_t eq = kv.find('='); eq != std::string::npos) {
+        env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+      }
+      p = end + 1;
+    }
+  }
   if (!push) {
     env.emplace_back("KOBS_FEED_PUSH", "false");
     env.emplace_back("KOBS_FEED_POLL_INTERVAL", "3s");
