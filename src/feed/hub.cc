@@ -34,6 +34,9 @@ struct Hub::Client {
   // Frames at or before this were sent already or predate the client's Last-Event-ID: a
   // replica whose poller is behind the one the client came from must not send them again.
   Position floor{0, 0, -1};
+  // Frames of the rows being accepted, sent as one write when they all are (FlushBatch).
+  std::string batch;
+  uint64_t batch_frames = 0;
 
   bool Wants(const FeedEvent& e, int frame) const {
     if (e.frame(frame) == nullptr) return false;
@@ -281,6 +284,7 @@ void Hub::Accept(const std::vector<EventPtr>& rows) {
     Publish(e);
     cursor_ = std::max(cursor_, last);
   }
+  FlushBatch();
   while (ring_.size() > options_.ring_size) {
     covered_from_ = ring_.front()->position(kLastFrame);
     ring_.pop_front();
@@ -301,10 +305,35 @@ void Hub::Publish(const EventPtr& e) {
       auto it = clients_.find(id);
       if (it != clients_.end() && e->position(f) > it->second->floor &&
           it->second->Wants(*e, f)) {
-        Deliver(*it->second, e->frame(f));
+        Batch(*it->second, *e->frame(f));
       }
     }
   }
+}
+
+void Hub::Batch(Client& c, const std::string& frame) {
+  if (c.batch.empty()) batched_.push_back(c.id);
+  c.batch += frame;
+  ++c.batch_frames;
+}
+
+void Hub::FlushBatch() {
+  for (uint64_t id : batched_) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) continue;
+    Client& c = *it->second;
+    const uint64_t frames = c.batch_frames;
+    auto data = std::make_shared<const std::string>(std::move(c.batch));
+    c.batch.clear();
+    c.batch_frames = 0;
+    if (c.stream->buffered_bytes() + data->size() > options_.client_buffer_bytes) {
+      slow_lost_frames_.Inc(static_cast<double>(frames));
+      Disconnect(c, "slow");
+    } else if (c.stream->Send(std::move(data))) {
+      frames_sent_.Inc(static_cast<double>(frames));
+    }
+  }
+  batched_.clear();
 }
 
 bool Hub::Deliver(Client& c, const std::shared_ptr<const std::string>& frame) {

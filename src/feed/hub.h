@@ -6,8 +6,9 @@
 // looks back `settle` before the cursor, so a row that reaches the store late is still
 // delivered (the ring remembers what was sent, so nothing goes out twice). Recent events stay
 // in a ring; a client that reconnects with a Last-Event-ID is replayed from the ring, or from
-// the store when it is further behind, then joins the live feed without a gap. A client whose
-// buffer fills is disconnected (and counted); its browser reconnects from its last id.
+// the store when it is further behind, then joins the live feed without a gap. The frames of
+// one poll go to each client as one write. A client whose buffer fills is disconnected (and
+// counted); its browser reconnects from its last id.
 // Thread-safe; borrows the reader and the registry.
 #pragma once
 
@@ -109,7 +110,13 @@ class Hub {
   // Publishes the rows not seen yet (in the ring's order). Takes mu_.
   void Accept(const std::vector<EventPtr>& rows);
   bool InRing(const Position& p) const;  // requires mu_
-  void Publish(const EventPtr& e);  // requires mu_
+  // Adds e's frames to the batches of the clients that want them. Requires mu_.
+  void Publish(const EventPtr& e);
+  // Appends `frame` to c's batch. Requires mu_.
+  void Batch(Client& c, const std::string& frame);
+  // Sends each client its batch as one write (a client whose buffer cannot take it is
+  // disconnected). Requires mu_.
+  void FlushBatch();
   // Queues `frame` for `c`, or disconnects `c` if its buffer is full. Requires mu_.
   bool Deliver(Client& c, const std::shared_ptr<const std::string>& frame);
   void Register(const std::shared_ptr<Client>& c);  // requires mu_
@@ -150,6 +157,7 @@ class Hub {
   std::set<uint64_t> all_topics_;  // clients of every topic
   std::map<std::string, std::set<uint64_t>, std::less<>> by_topic_;
   size_t attaching_ = 0;  // clients still being replayed
+  std::vector<uint64_t> batched_;  // clients with a batch to flush
   std::thread thread_;
   const std::shared_ptr<Lifeline> lifeline_;
 };
