@@ -583,6 +583,10 @@ class ServerImpl : public HttpServer {
         co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
+      // Responses go out whole, and streams as they come: never wait for the peer's delayed
+      // ACK before sending the next small write (Nagle), which costs a stream up to 40 ms.
+      beast::error_code nodelay_ec;
+      socket.set_option(tcp::no_delay(true), nodelay_ec);
       if (tls_ != nullptr) {
         Launch(std::make_shared<Session<TlsStream>>(std::move(socket), *tls_));
       } else {
