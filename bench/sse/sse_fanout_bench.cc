@@ -305,6 +305,7 @@ struct Result {
   double frames_per_s = 0, offered_per_s = 0;
   int64_t lost = 0, extra = 0, disorder = 0, closed = 0;
   double cpu = 0;
+  double client_cpu = 0;  // this process: the clients and the ingester
   long rss_mb = 0, hwm_mb = 0;
 };
 
@@ -377,11 +378,13 @@ Result RunPhase(const Args& a, int seconds, bool push) {
     ingesting = false;
   });
   const double cpu0 = ProcessCpuSeconds(server.pid);
+  const double self0 = ProcessCpuSeconds(getpid());
   const auto t0 = Clock::now();
   clients.Record(true);
   while (ingesting) clients.Poll(10);
   const double ingest_s = std::chrono::duration<double>(Clock::now() - t0).count();
   const double cpu1 = ProcessCpuSeconds(server.pid);
+  const double self1 = ProcessCpuSeconds(getpid());
   Result r;
   r.rss_mb = kobs::bench::PeakRssKb(server.pid, "VmRSS:") / 1024;
   // Drain: the writer's insert interval, then the poll (3 s in the baseline).
@@ -408,6 +411,7 @@ Result RunPhase(const Args& a, int seconds, bool push) {
   r.send_p50 = Percentile(clients.send_latency_ms, 0.5);
   r.send_p99 = Percentile(clients.send_latency_ms, 0.99);
   r.cpu = (cpu1 - cpu0) / ingest_s;
+  r.client_cpu = (self1 - self0) / ingest_s;
   if (std::getenv("SSE_BENCH_METRICS") != nullptr) {
     std::string metrics = kobs::bench::Client().Get(server.api + "/metrics");
     for (size_t p = 0, e; (e = metrics.find('\n', p)) != std::string::npos; p = e + 1) {
@@ -500,12 +504,13 @@ void Print(const char* name, const Result& r) {
       "%-14s store->client p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms | send->client p50 %7.1f "
       "ms  p99 %7.1f ms\n"
       "%-14s frames/s %9.0f of %9.0f offered (ratio %.3f)  lost %lld  extra %lld  "
-      "out-of-order %lld  closed %lld | server CPU %.0f%%  RSS %ld MB (peak %ld MB)\n",
+      "out-of-order %lld  closed %lld | server CPU %.0f%%  RSS %ld MB (peak %ld MB) | "
+      "clients CPU %.0f%%\n",
       name, r.p50, r.p99, r.max, r.send_p50, r.send_p99, "", r.frames_per_s, r.offered_per_s,
       r.offered_per_s > 0 ? r.frames_per_s / r.offered_per_s : 0.0,
       static_cast<long long>(r.lost), static_cast<long long>(r.extra),
       static_cast<long long>(r.disorder), static_cast<long long>(r.closed), r.cpu * 100,
-      r.rss_mb, r.hwm_mb);
+      r.rss_mb, r.hwm_mb, r.client_cpu * 100);
 }
 
 }  // namespace
