@@ -279,7 +279,9 @@ test('a browser EventSource gets every frame of its composition once, across a k
   });
   const final = await state();
   assert.equal(final.others, 0, 'no frame of another topic reached the composition\'s stream');
-  assert.equal(final.opens, 2, `one reconnect only: ${JSON.stringify(final)}`);
+  // While kobs starts, the browser may be told to come back (an open that only says retry:)
+  // before the stream that carries frames, so it may open more than twice.
+  assert.ok(final.opens >= 2, `the browser reconnected: ${JSON.stringify(final)}`);
 
   // Unique, strictly increasing ids of the composition's frame (1).
   const ids = got.map((e) => e.id);
@@ -298,7 +300,7 @@ test('a browser EventSource gets every frame of its composition once, across a k
     assert.match(obj.involvedObject.name, /^fireworks-demo/, e.data);
     assert.ok(obj.reason, e.data);
   }
-  assert.ok(got.some((e) => e.conn === 1) && got.some((e) => e.conn === 2));
+  assert.ok(got.some((e) => e.conn === 1) && got.some((e) => e.conn >= 2));
 
   // No gap: a plain client that asks for everything after the browser's first id gets exactly
   // what the browser got after it, up to the browser's last id.
@@ -314,7 +316,7 @@ test('a browser EventSource gets every frame of its composition once, across a k
     'the browser got exactly the frames the server replays (none missed, none extra)');
   const byId = new Map(replay.map((f) => [f.id, f.data]));
   for (const e of got.slice(1)) assert.equal(e.data, byId.get(e.id), `same data for ${e.id}`);
-  t.diagnostic(`${ids.length} frames, ${got.filter((e) => e.conn === 2).length} after the reconnect; ` +
+  t.diagnostic(`${ids.length} frames, ${got.filter((e) => e.conn >= 2).length} after the reconnect; ` +
     `replay matched ${upTo + 1}`);
 
   await browser.close();
