@@ -312,8 +312,8 @@ Migration DedupMigration(const Ddl& d, bool replicated) {
 }
 
 // The view that fills kobs_k8s_events from otel_logs. It reads the storage table, so on a
-// cluster each shard fills its own. With `feed_time` (migration 11) it stamps FeedTime.
-std::string EventsView(const Ddl& d, bool feed_time) {
+// cluster each shard fills its own.
+std::string EventsView(const Ddl& d) {
   auto field = [](const char* path) {
     return fmt::format("JSONExtractString(Body, 'object', {})", path);
   };
@@ -326,7 +326,7 @@ std::string EventsView(const Ddl& d, bool feed_time) {
       "{10} AS Message, {11} AS ObjectKind, {12} AS ObjectApiVersion, {13} AS ObjectNamespace, "
       "{14} AS ObjectName, {15} AS ObjectUid, {16} AS FieldPath, {17} AS SourceComponent, "
       "{18} AS SourceHost, toUInt32(greatest(JSONExtractInt(Body, 'object', 'count'), 1)) AS Count, "
-      "{19} AS FirstTimestamp, {20} AS LastTimestamp, {21} AS EventTime, Body{22} "
+      "{19} AS FirstTimestamp, {20} AS LastTimestamp, {21} AS EventTime, Body "
       "FROM {0}.{4} WHERE ResourceAttributes['telemetry.source'] = 'k8s-events'",
       d.db(), QuoteIdentifier(d.storage("kobs_k8s_events_mv")), d.on_cluster(),
       QuoteIdentifier(d.storage("kobs_k8s_events")), QuoteIdentifier(d.storage("otel_logs")),
@@ -337,7 +337,7 @@ std::string EventsView(const Ddl& d, bool feed_time) {
       field("'involvedObject', 'name'"), field("'involvedObject', 'uid'"),
       field("'involvedObject', 'fieldPath'"), field("'source', 'component'"),
       field("'source', 'host'"), field("'firstTimestamp'"), field("'lastTimestamp'"),
-      field("'eventTime'"), feed_time ? ", now64(9) AS FeedTime" : "");
+      field("'eventTime'"));
 }
 
 // kobs_k8s_events: the Kubernetes event rows of otel_logs (the original data model, its Body
@@ -378,17 +378,23 @@ ORDER BY (CompositionId, Timestamp)
 SETTINGS index_granularity = 8192)",
       d.engine("kobs_k8s_events"), d.ttl("Timestamp")));
   return {10, "kobs_k8s_events",
-          Concat({table, EventsView(d, /*feed_time=*/false)}, d.distributed("kobs_k8s_events"))};
+          Concat({table, EventsView(d)}, d.distributed("kobs_k8s_events"))};
 }
 
-// The event feed's position: FeedTime is when the row reached the store (the view stamps it
-// with now64(9) at insert; rows from before this migration read their Timestamp) and FeedKey
-// breaks ties within one insert. (FeedTime, FeedKey) orders every row the same way on every
-// replica, and a minmax index makes "rows after this position" a scan of the newest parts.
-Migration FeedPositionMigration(const Ddl& d) {
+// kobs_k8s_events_feed, the event feed's table: the rows of kobs_k8s_events ordered by their
+// position, so that "rows after this position" is a primary-key range however large the table
+// (kobs_k8s_events is ordered by composition, where a time bound prunes nothing).
+// - FeedTime: when the row reached the store. The view that fills this table is the last step
+//   of an insert and stamps it with now64(9), as close to the commit as a row can say.
+// - FeedKey: a hash of the event's identity and content, breaking ties within one insert.
+// (FeedTime, FeedKey) orders every row the same way on every replica. kobs_k8s_events gets both
+// columns too, so the feed table can be created AS it and filled with SELECT *; there FeedTime
+// is the event's Timestamp. Rows stored before this migration are copied at their Timestamp
+// (single node; on a cluster the feed starts with new rows).
+Migration FeedMigration(const Ddl& d, bool cluster) {
   std::vector<std::string> statements;
   std::vector<std::string> tables = {d.storage("kobs_k8s_events")};
-  if (d.storage("kobs_k8s_events") != "kobs_k8s_events") tables.push_back("kobs_k8s_events");
+  if (cluster) tables.push_back("kobs_k8s_events");  // the Distributed table
   for (const std::string& t : tables) {
     const std::string name = fmt::format("{}.{}{}", d.db(), QuoteIdentifier(t), d.on_cluster());
     statements.push_back(fmt::format(
@@ -399,40 +405,23 @@ Migration FeedPositionMigration(const Ddl& d) {
         "ResourceVersion, WatchType, ObjectUid, Reason, Message, toUnixTimestamp64Nano(Timestamp))",
         name));
   }
-  statements.push_back(fmt::format(
-      "ALTER TABLE {}.{}{} ADD INDEX IF NOT EXISTS idx_feed_time FeedTime TYPE minmax "
-      "GRANULARITY 1", d.db(), QuoteIdentifier(d.storage("kobs_k8s_events")), d.on_cluster()));
-  statements.push_back(fmt::format("DROP VIEW IF EXISTS {}.{}{}", d.db(),
-                                   QuoteIdentifier(d.storage("kobs_k8s_events_mv")),
-                                   d.on_cluster()));
-  statements.push_back(EventsView(d, /*feed_time=*/true));
-  return {11, "kobs_k8s_events_feed_position", std::move(statements)};
-}
-
-// kobs_k8s_events_feed: the same rows ordered by their feed position, so that "rows after this
-// position" is a primary-key range however large the table (kobs_k8s_events is ordered by
-// composition, where a FeedTime bound prunes nothing). Filled by a view on kobs_k8s_events,
-// the last step of an insert, which stamps FeedTime again: as close to the insert's commit as
-// the store lets a row say when it was stored. Rows stored before this migration are copied
-// (single node; on a cluster the feed starts with new rows).
-Migration FeedTableMigration(const Ddl& d, bool cluster) {
   const std::string events = QuoteIdentifier(d.storage("kobs_k8s_events"));
   const std::string feed = QuoteIdentifier(d.storage("kobs_k8s_events_feed"));
-  std::vector<std::string> statements = {
-      fmt::format("CREATE TABLE IF NOT EXISTS {0}.{1}{2} AS {0}.{3} ENGINE = {4} "
-                  "PARTITION BY toDate(FeedTime) ORDER BY (FeedTime, FeedKey) {5} "
-                  "SETTINGS index_granularity = 8192",
-                  d.db(), feed, d.on_cluster(), events, d.engine("kobs_k8s_events_feed"),
-                  d.ttl("FeedTime")),
-      fmt::format("CREATE MATERIALIZED VIEW IF NOT EXISTS {0}.{1}{2} TO {0}.{3} AS SELECT * "
-                  "REPLACE (now64(9) AS FeedTime) FROM {0}.{4}",
-                  d.db(), QuoteIdentifier(d.storage("kobs_k8s_events_feed_mv")), d.on_cluster(),
-                  feed, events)};
+  statements.push_back(fmt::format(
+      "CREATE TABLE IF NOT EXISTS {0}.{1}{2} AS {0}.{3} ENGINE = {4} "
+      "PARTITION BY toDate(FeedTime) ORDER BY (FeedTime, FeedKey) {5} "
+      "SETTINGS index_granularity = 8192",
+      d.db(), feed, d.on_cluster(), events, d.engine("kobs_k8s_events_feed"), d.ttl("FeedTime")));
+  statements.push_back(fmt::format(
+      "CREATE MATERIALIZED VIEW IF NOT EXISTS {0}.{1}{2} TO {0}.{3} AS SELECT * "
+      "REPLACE (now64(9) AS FeedTime) FROM {0}.{4}",
+      d.db(), QuoteIdentifier(d.storage("kobs_k8s_events_feed_mv")), d.on_cluster(), feed,
+      events));
   if (!cluster) {
     statements.push_back(
         fmt::format("INSERT INTO {0}.{1} SELECT * FROM {0}.{2}", d.db(), feed, events));
   }
-  return {12, "kobs_k8s_events_feed",
+  return {11, "kobs_k8s_events_feed",
           Concat(std::move(statements), d.distributed("kobs_k8s_events_feed"))};
 }
 
@@ -465,8 +454,7 @@ std::vector<Migration> Migrations(const SchemaOptions& options, const ServerFeat
   for (auto& m : MetricMigrations(d)) out.push_back(std::move(m));
   out.push_back(DedupMigration(d, !options.cluster.empty()));
   out.push_back(EventsMigration(d));
-  out.push_back(FeedPositionMigration(d));
-  out.push_back(FeedTableMigration(d, !options.cluster.empty()));
+  out.push_back(FeedMigration(d, !options.cluster.empty()));
   return out;
 }
 

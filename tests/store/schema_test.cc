@@ -41,8 +41,8 @@ class SchemaTest : public testing::EmbeddedStoreSuite {
 TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   SchemaOptions o{.database = "fresh"};
   ASSERT_OK_AND_ASSIGN(SchemaState first, EnsureSchema(*store_, o));
-  EXPECT_EQ(first.applied, 12);
-  EXPECT_EQ(first.current_version, 12);
+  EXPECT_EQ(first.applied, 11);
+  EXPECT_EQ(first.current_version, 11);
   EXPECT_FALSE(first.logs_legacy_layout);
   EXPECT_TRUE(first.features.text_index());
   EXPECT_EQ(Scalar("SELECT arrayStringConcat(groupArray(name), ',') FROM (SELECT name FROM "
@@ -56,7 +56,7 @@ TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   ASSERT_OK_AND_ASSIGN(SchemaState second, EnsureSchema(*store_, o));
   EXPECT_EQ(second.applied, 0);
   EXPECT_EQ(Scalar("SELECT count(), uniqExact(Version) FROM fresh.kobs_schema_migrations"),
-            "12\t12");
+            "11\t11");
 }
 
 TEST_F(SchemaTest, LogsTableHasTheExporterColumnsAndTtl) {
@@ -156,7 +156,7 @@ TEST_F(SchemaTest, LegacyLogsLayoutIsDetectedAndKeepsWorking) {
 TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
   SchemaOptions o{.database = "otel", .cluster = "prod"};
   auto migrations = Migrations(o, ServerFeatures{26, 7});
-  ASSERT_EQ(migrations.size(), 12u);
+  ASSERT_EQ(migrations.size(), 11u);
   EXPECT_TRUE(migrations[8].statements.empty()) << "Replicated tables deduplicate by default";
   // The typed events table: replicated, filled on each shard from its own otel_logs_local.
   const auto& events = migrations[9].statements;
@@ -166,21 +166,19 @@ TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
   EXPECT_THAT(events[1], HasSubstr("TO `otel`.`kobs_k8s_events_local`"));
   EXPECT_THAT(events[1], HasSubstr("FROM `otel`.`otel_logs_local`"));
   EXPECT_THAT(events[2], HasSubstr("Distributed(`prod`, `otel`, `kobs_k8s_events_local`"));
-  // The feed position: on the storage and the Distributed table, and stamped by the view.
+  // The feed: position columns on the storage and the Distributed table, then its own table
+  // ordered by position, filled (and stamped) by a view on the events table; no copy on a
+  // cluster.
   const auto& feed = migrations[10].statements;
   ASSERT_EQ(feed.size(), 7u);
   EXPECT_THAT(feed[0], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER `prod` "
                                  "ADD COLUMN IF NOT EXISTS `FeedTime`"));
   EXPECT_THAT(feed[2], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events` ON CLUSTER `prod`"));
-  EXPECT_THAT(feed[6], HasSubstr("now64(9) AS FeedTime"));
-  // The feed's table, ordered by position, filled from the events table (no copy on a cluster).
-  const auto& feed_table = migrations[11].statements;
-  ASSERT_EQ(feed_table.size(), 3u);
-  EXPECT_THAT(feed_table[0], HasSubstr("`otel`.`kobs_k8s_events_feed_local` ON CLUSTER `prod` AS "
-                                       "`otel`.`kobs_k8s_events_local`"));
-  EXPECT_THAT(feed_table[0], HasSubstr("ORDER BY (FeedTime, FeedKey)"));
-  EXPECT_THAT(feed_table[1], HasSubstr("FROM `otel`.`kobs_k8s_events_local`"));
-  EXPECT_THAT(feed_table[2], HasSubstr("Distributed(`prod`, `otel`, `kobs_k8s_events_feed_local`"));
+  EXPECT_THAT(feed[4], HasSubstr("`otel`.`kobs_k8s_events_feed_local` ON CLUSTER `prod` AS "
+                                 "`otel`.`kobs_k8s_events_local`"));
+  EXPECT_THAT(feed[4], HasSubstr("ORDER BY (FeedTime, FeedKey)"));
+  EXPECT_THAT(feed[5], HasSubstr("REPLACE (now64(9) AS FeedTime) FROM `otel`.`kobs_k8s_events_local`"));
+  EXPECT_THAT(feed[6], HasSubstr("Distributed(`prod`, `otel`, `kobs_k8s_events_feed_local`"));
   const auto& logs = migrations[0].statements;
   ASSERT_EQ(logs.size(), 2u);
   EXPECT_THAT(logs[0], HasSubstr("CREATE TABLE IF NOT EXISTS `otel`.`otel_logs_local` ON CLUSTER `prod`"));
