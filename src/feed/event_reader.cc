@@ -10,24 +10,26 @@
 namespace kobs::feed {
 namespace {
 
-// The original proxy's columns (its event_time expression included) plus the position.
+// The columns of the SSEK8sEvent JSON, with the original proxy's event_time expression.
+#define KOBS_FEED_JSON_COLUMNS                                                               \
+  "ObjectApiVersion, ObjectKind, ObjectName, ObjectNamespace, ObjectUid, Reason, Message, "   \
+  "Type, coalesce(nullIf(EventTime, ''), nullIf(LastTimestamp, ''), "                         \
+  "formatDateTime(toDateTime(Timestamp), '%Y-%m-%dT%H:%i:%SZ', 'UTC')), SourceComponent"
+
+// What Decode() reads: the position, the composition and namespace (for filters), the JSON's.
 constexpr std::string_view kColumns =
-    "toUnixTimestamp64Nano(FeedTime), FeedKey, CompositionId, Namespace, ObjectApiVersion, "
-    "ObjectKind, ObjectName, ObjectNamespace, ObjectUid, Reason, Message, Type, "
-    "coalesce(nullIf(EventTime, ''), nullIf(LastTimestamp, ''), "
-    "formatDateTime(toDateTime(Timestamp), '%Y-%m-%dT%H:%i:%SZ', 'UTC')), SourceComponent";
+    "toUnixTimestamp64Nano(FeedTime), FeedKey, CompositionId, Namespace, " KOBS_FEED_JSON_COLUMNS;
+
+// GET /events needs only the JSON's columns: the others are constants (each column read
+// costs about half a millisecond on a large table).
+constexpr std::string_view kJsonColumns =
+    "toInt64(0), toUInt64(0), '', '', " KOBS_FEED_JSON_COLUMNS;
+
+#undef KOBS_FEED_JSON_COLUMNS
 
 // The events ordered by feed position (positions, polls, replays); kobs_k8s_events, ordered
 // by composition, serves GET /events.
 constexpr std::string_view kFeedTable = "kobs_k8s_events_feed";
-
-// GET /events needs only the JSON's columns: no position, composition or namespace (each
-// column read costs about half a millisecond on a large table).
-constexpr std::string_view kJsonColumns =
-    "toInt64(0), toUInt64(0), '', '', ObjectApiVersion, ObjectKind, ObjectName, ObjectNamespace, "
-    "ObjectUid, Reason, Message, Type, "
-    "coalesce(nullIf(EventTime, ''), nullIf(LastTimestamp, ''), "
-    "formatDateTime(toDateTime(Timestamp), '%Y-%m-%dT%H:%i:%SZ', 'UTC')), SourceComponent";
 
 // An event notification the feed carries: not a deletion, and with a reason (as the original).
 constexpr std::string_view kIsEvent = "Reason != '' AND WatchType != 'DELETED'";

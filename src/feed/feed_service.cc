@@ -118,6 +118,13 @@ void FeedService::Register(net::HttpServer& http) {
   });
 }
 
+void FeedService::CountRejected(std::string_view reason) {
+  metrics_
+      .GetCounter("kobs_feed_rejected_total", "Feed requests refused, by reason.",
+                  {{"reason", std::string(reason)}})
+      .Inc();
+}
+
 void FeedService::SetCors(net::ResponseWriter& w) const {
   if (options_.cors_origin.empty()) return;
   w.SetHeader("Access-Control-Allow-Origin", options_.cors_origin);
@@ -131,9 +138,7 @@ bool FeedService::Authorized(const net::Request& rq, net::ResponseWriter& w) {
       q && net::BearerTokenMatches("Bearer " + std::string(*q), options_.bearer_token)) {
     return true;
   }
-  metrics_.GetCounter("kobs_feed_rejected_total", "Feed requests refused, by reason.",
-                      {{"reason", "unauthorized"}})
-      .Inc();
+  CountRejected("unauthorized");
   SetCors(w);
   w.SetHeader("WWW-Authenticate", "Bearer");
   net::Reply(w, 401, kText, "missing or wrong bearer token\n");
@@ -183,9 +188,7 @@ void FeedService::HandleNotifications(const net::Request& rq, net::ResponseWrite
   const bool event_source =
       absl::StrContains(ToAbsl(rq.headers.Get("accept").value_or("")), "text/event-stream");
   auto come_back = [&](std::string_view reason, int seconds, std::string_view message) {
-    metrics_.GetCounter("kobs_feed_rejected_total", "Feed requests refused, by reason.",
-                        {{"reason", std::string(reason)}})
-        .Inc();
+    CountRejected(reason);
     SetCors(w);
     if (event_source) {
       w.SetHeader("Cache-Control", "no-cache");
@@ -211,9 +214,7 @@ void FeedService::HandleNotifications(const net::Request& rq, net::ResponseWrite
   std::shared_ptr<net::StreamWriter> stream = w.Detach();
   if (stream == nullptr) return;  // HEAD: the headers were enough
   if (absl::Status st = hub_.Attach(stream, std::move(sub)); !st.ok()) {
-    metrics_.GetCounter("kobs_feed_rejected_total", "Feed requests refused, by reason.",
-                        {{"reason", absl::IsResourceExhausted(st) ? "client_limit" : "error"}})
-        .Inc();
+    CountRejected(absl::IsResourceExhausted(st) ? "client_limit" : "error");
   }
 }
 

@@ -72,6 +72,7 @@ class FeedService {
 
  private:
   bool Authorized(const net::Request& rq, net::ResponseWriter& w);
+  void CountRejected(std::string_view reason);
   void SetCors(net::ResponseWriter& w) const;
   void HandleNotifications(const net::Request& rq, net::ResponseWriter& w);
   void HandleEvents(const net::Request& rq, net::ResponseWriter& w);

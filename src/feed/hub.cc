@@ -265,9 +265,12 @@ absl::Status Hub::LookBack() {
   return absl::OkStatus();
 }
 
+std::deque<EventPtr>::const_iterator Hub::RingFind(const Position& p) const {
+  return std::lower_bound(ring_.begin(), ring_.end(), p, EventBefore);
+}
+
 bool Hub::InRing(const Position& p) const {
-  auto it = std::lower_bound(ring_.begin(), ring_.end(), Position{p.time_ns, p.key, 0},
-                             EventBefore);
+  auto it = RingFind(p);
   return it != ring_.end() && (*it)->time_ns == p.time_ns && (*it)->key == p.key;
 }
 
@@ -277,9 +280,9 @@ void Hub::Accept(const std::vector<EventPtr>& rows) {
   for (const EventPtr& e : rows) {
     const Position last = e->position(kLastFrame);
     if (last <= covered_from_) continue;  // older than anything remembered: seen before
-    auto it = std::lower_bound(ring_.begin(), ring_.end(), e->position(0), EventBefore);
+    auto it = RingFind(e->position(0));
     if (it != ring_.end() && (*it)->time_ns == e->time_ns && (*it)->key == e->key) continue;
-    if (it != ring_.end()) late_events_.Inc();
+    if (it != ring_.end()) late_events_.Inc();  // a later event was published already
     ring_.insert(it, e);
     Publish(e);
     cursor_ = std::max(cursor_, last);
@@ -328,7 +331,7 @@ void Hub::FlushBatch() {
     c.batch_frames = 0;
     if (c.stream->buffered_bytes() + data->size() > options_.client_buffer_bytes) {
       slow_lost_frames_.Inc(static_cast<double>(frames));
-      Disconnect(c, "slow");
+      DisconnectSlow(c);
     } else if (c.stream->Send(std::move(data))) {
       frames_sent_.Inc(static_cast<double>(frames));
     }
@@ -339,7 +342,7 @@ void Hub::FlushBatch() {
 bool Hub::Deliver(Client& c, const std::shared_ptr<const std::string>& frame) {
   if (c.stream->buffered_bytes() + frame->size() > options_.client_buffer_bytes) {
     slow_lost_frames_.Inc();
-    Disconnect(c, "slow");
+    DisconnectSlow(c);
     return false;
   }
   if (!c.stream->Send(frame)) return false;  // ended: its close callback unregisters it
@@ -378,21 +381,18 @@ void Hub::Unregister(uint64_t id) {
   RemoveLocked(id);
 }
 
-void Hub::Disconnect(Client& c, const char* reason) {
-  if (std::string_view(reason) == "slow") {
-    slow_disconnects_.Inc();
-    Log(log(), spdlog::level::info, "disconnected a client that could not keep up",
-        {{"buffered_bytes", std::to_string(c.stream->buffered_bytes())}});
-  }
+void Hub::DisconnectSlow(Client& c) {
+  slow_disconnects_.Inc();
+  Log(log(), spdlog::level::info, "disconnected a client that could not keep up",
+      {{"buffered_bytes", std::to_string(c.stream->buffered_bytes())}});
   c.stream->Abort();
   RemoveLocked(c.id);
 }
 
-Position Hub::SendAfter(Client& c, const FeedEvent& e, const Position& pos, uint64_t* frames) {
+Position Hub::SendAfter(Client& c, const FeedEvent& e, const Position& pos) {
   for (int f = 0; f <= kLastFrame; ++f) {
     if (e.position(f) <= pos || !c.Wants(e, f)) continue;
     if (c.stream->Send(e.frame(f))) {
-      ++*frames;
       frames_sent_.Inc();
       replayed_frames_.Inc();
     }
@@ -451,7 +451,6 @@ absl::Status Hub::Attach(std::shared_ptr<net::StreamWriter> stream, Subscription
     filter.composition_ids.assign(c->sub.topics.begin(), c->sub.topics.end());
   }
   Position pos = *c->sub.after;
-  uint64_t frames = 0;
   bool from_store = false;
   for (;;) {
     std::optional<Position> until;
@@ -459,9 +458,9 @@ absl::Status Hub::Attach(std::shared_ptr<net::StreamWriter> stream, Subscription
       std::lock_guard lock(mu_);
       if (stopping_ || c->stream->closed()) break;
       if (pos >= covered_from_) {
-        auto it = std::lower_bound(ring_.begin(), ring_.end(), pos, EventBefore);
+        auto it = RingFind(pos);
         for (; it != ring_.end(); ++it) {
-          pos = SendAfter(*c, **it, pos, &frames);
+          pos = SendAfter(*c, **it, pos);
           if (c->stream->buffered_bytes() > options_.client_buffer_bytes / 2) break;
         }
         if (it == ring_.end() || std::next(it) == ring_.end()) {
@@ -486,13 +485,13 @@ absl::Status Hub::Attach(std::shared_ptr<net::StreamWriter> stream, Subscription
         c->stream->Close();
         return rows.status();
       }
-      for (const EventPtr& e : *rows) pos = SendAfter(*c, *e, pos, &frames);
+      for (const EventPtr& e : *rows) pos = SendAfter(*c, *e, pos);
       if (rows->size() < options_.page) pos = std::max(pos, *until);
     }
     if (!WaitForDrain(*c)) {
       if (!c->stream->closed()) {
         std::lock_guard lock(mu_);
-        Disconnect(*c, "slow");
+        DisconnectSlow(*c);
       }
       break;
     }

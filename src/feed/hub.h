@@ -109,6 +109,8 @@ class Hub {
   absl::Status LookBack();
   // Publishes the rows not seen yet (in the ring's order). Takes mu_.
   void Accept(const std::vector<EventPtr>& rows);
+  // The first ring event at or after p's event (frames ignored). Requires mu_.
+  std::deque<EventPtr>::const_iterator RingFind(const Position& p) const;
   bool InRing(const Position& p) const;  // requires mu_
   // Adds e's frames to the batches of the clients that want them. Requires mu_.
   void Publish(const EventPtr& e);
@@ -122,9 +124,10 @@ class Hub {
   void Register(const std::shared_ptr<Client>& c);  // requires mu_
   void Unregister(uint64_t id);
   void RemoveLocked(uint64_t id);  // requires mu_
-  void Disconnect(Client& c, const char* reason);  // requires mu_
+  // Disconnects a client whose buffer is full, and counts it. Requires mu_.
+  void DisconnectSlow(Client& c);
   // Sends c's frames of `e` after `pos`; returns the position of e's last frame.
-  Position SendAfter(Client& c, const FeedEvent& e, const Position& pos, uint64_t* frames);
+  Position SendAfter(Client& c, const FeedEvent& e, const Position& pos);
   bool WaitForDrain(const Client& c) const;
 
   EventReader& reader_;
