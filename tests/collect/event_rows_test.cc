@@ -71,9 +71,10 @@ TEST_F(EventRowsTest, TheOriginalSqlFindsAScenariosCompositionEvents) {
   CompositionResolver resolver(FetchWith(*client), {}, metrics);
   auto events = client->ResourceByName("events");
   ASSERT_THAT(events, IsOk());
-  // Until both pods of the composition's Deployment and the bare pod are in back-off.
+  // Until both pods of the composition's Deployment and the bare pod are in back-off (up to
+  // 30 s: a loaded CI machine runs the scenario slower).
   json items;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < 300; ++i) {
     auto l = client->ListAll(*events, "", {});
     ASSERT_THAT(l, IsOk());
     items = (*l)["items"];
