@@ -8,6 +8,9 @@
 // tls_context.cc).
 #include "net/http_server.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -91,6 +94,25 @@ struct SessionBase : std::enable_shared_from_this<SessionBase> {
   // `timeout` (zero: no limit). `done` runs on the strand.
   virtual void AsyncWrite(std::string_view data, std::chrono::milliseconds timeout,
                           std::function<void(beast::error_code)> done) = 0;
+  // Lets StreamImpl write to the socket from its caller's thread (plain TCP only): sets
+  // direct_fd unless the socket is closed already. Any thread.
+  virtual void EnableDirectWrites() = 0;
+
+  // Shuts the socket down and closes it, under fd_mu. On the session's strand.
+  void CloseSocket(tcp::socket& socket) {
+    std::lock_guard lock(fd_mu);
+    direct_fd = -1;
+    socket_closed = true;
+    beast::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  // Writes made outside the strand (StreamImpl) hold fd_mu, and the socket is closed only
+  // under it, so such a write never reaches a descriptor number reused by another file.
+  std::mutex fd_mu;
+  int direct_fd = -1;          // guarded by fd_mu; -1: write through the strand
+  bool socket_closed = false;  // guarded by fd_mu
 
   beast::flat_buffer buffer;
   bool in_request = false;  // guarded by ServerImpl::mu_
@@ -112,11 +134,15 @@ struct Session final : SessionBase {
   beast::tcp_stream& transport() { return beast::get_lowest_layer(stream); }
 
   void Close() override {
-    asio::post(stream.get_executor(), [self = shared_from_this(), this] {
-      beast::error_code ignored;
-      transport().socket().shutdown(tcp::socket::shutdown_both, ignored);
-      transport().socket().close(ignored);
-    });
+    asio::post(stream.get_executor(),
+               [self = shared_from_this(), this] { CloseSocket(transport().socket()); });
+  }
+
+  void EnableDirectWrites() override {
+    if constexpr (!kIsTls<Stream>) {
+      std::lock_guard lock(fd_mu);
+      if (!socket_closed) direct_fd = transport().socket().native_handle();
+    }
   }
 
   void AsyncWrite(std::string_view data, std::chrono::milliseconds timeout,
@@ -207,7 +233,63 @@ class StreamImpl final : public StreamWriter, public std::enable_shared_from_thi
   bool Queue(std::shared_ptr<const std::string> data, bool raw) {
     std::lock_guard lock(mu_);
     if (closing_ || ended_) return false;
+    if (!writing_ && queue_.empty()) return WriteNow(std::move(data), raw);
     Enqueue(std::move(data), raw);
+    return true;
+  }
+
+  // With nothing queued ahead, writes `data` from the calling thread without waiting: a
+  // fan-out to thousands of streams then costs one system call per stream, not a hop through
+  // the strand. What the socket does not take is queued for the strand. Requires mu_.
+  bool WriteNow(std::shared_ptr<const std::string> data, bool raw) {
+    const bool framed = chunked_ && !raw;
+    char head[24];
+    iovec iov[3];
+    int parts = 0;
+    size_t total = data->size();
+    if (framed) {
+      const auto end = fmt::format_to_n(head, sizeof head, "{:x}\r\n", data->size()).out;
+      iov[parts++] = {head, static_cast<size_t>(end - head)};
+    }
+    iov[parts++] = {const_cast<char*>(data->data()), data->size()};
+    if (framed) iov[parts++] = {const_cast<char*>("\r\n"), 2};
+    if (framed) total += iov[0].iov_len + 2;
+    ssize_t n = -1;
+    int err = EAGAIN;
+    {
+      std::lock_guard fd_lock(session_->fd_mu);
+      if (session_->direct_fd >= 0) {
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = static_cast<size_t>(parts);
+        n = sendmsg(session_->direct_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        err = errno;
+      }
+    }
+    if (n == static_cast<ssize_t>(total)) return true;
+    if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+      closing_ = true;  // the peer is gone; the session's read sees it too
+      session_->Close();
+      return false;
+    }
+    if (n <= 0) {
+      Enqueue(std::move(data), raw);
+      return true;
+    }
+    // A partial write: the rest of the framed bytes go out through the strand.
+    std::string rest;
+    rest.reserve(total - static_cast<size_t>(n));
+    size_t skip = static_cast<size_t>(n);
+    for (int i = 0; i < parts; ++i) {
+      const size_t len = iov[i].iov_len;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      rest.append(static_cast<const char*>(iov[i].iov_base) + skip, len - skip);
+      skip = 0;
+    }
+    Enqueue(std::make_shared<const std::string>(std::move(rest)), /*raw=*/true);
     return true;
   }
 
@@ -359,6 +441,7 @@ class Writer : public ResponseWriter {
     finished_ = true;
     keep_alive_ = false;
     auto stream = std::make_shared<StreamImpl>(session_, chunked_);
+    session_->EnableDirectWrites();
     stream->SendRaw(std::move(head));
     session_->body_stream = stream;
     return stream;
@@ -650,9 +733,7 @@ class ServerImpl : public HttpServer {
     if constexpr (kIsTls<Stream>) {
       if (open) co_await ShutdownTls(*s);
     }
-    beast::error_code ignored;
-    s->transport().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    s->transport().socket().close(ignored);
+    s->CloseSocket(s->transport().socket());
     {
       std::lock_guard lock(mu_);
       sessions_.erase(s);

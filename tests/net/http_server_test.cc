@@ -346,6 +346,43 @@ TEST_F(HttpServerTest, DetachedStreamOutlivesItsHandler) {
   EXPECT_FALSE(stream->Send(std::make_shared<const std::string>("late")));
 }
 
+TEST_F(HttpServerTest, DetachedStreamKeepsEveryByteWhenTheSocketIsFull) {
+  int fd = OpenStream();
+  std::shared_ptr<StreamWriter> stream;
+  {
+    std::lock_guard lock(streams_mu_);
+    stream = streams_[0];
+  }
+  ReadUntil(fd, "first\n\r\n");
+  // The client reads nothing while 8 MiB are sent in pieces of odd sizes: the socket takes
+  // part of a piece (written at once), the rest waits in the queue, in order.
+  std::string sent;
+  for (int i = 0; i < 64; ++i) {
+    std::string piece(131'071 + i, static_cast<char>('a' + i % 26));
+    piece += std::to_string(i);
+    sent += piece;
+    ASSERT_TRUE(stream->Send(std::make_shared<const std::string>(std::move(piece))));
+  }
+  EXPECT_GT(stream->buffered_bytes(), 0u);
+  stream->Close();
+  std::string raw;
+  char buf[65536];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) raw.append(buf, static_cast<size_t>(n));
+  close(fd);
+  // Undo the chunked framing.
+  std::string body;
+  for (size_t pos = 0;;) {
+    size_t eol = raw.find("\r\n", pos);
+    ASSERT_NE(eol, std::string::npos);
+    const size_t len = std::stoul(raw.substr(pos, eol - pos), nullptr, 16);
+    if (len == 0) break;
+    body += raw.substr(eol + 2, len);
+    pos = eol + 2 + len + 2;
+  }
+  EXPECT_EQ(body.size(), sent.size());
+  EXPECT_TRUE(body == sent) << "the bytes arrived out of order or changed";
+}
+
 TEST_F(HttpServerTest, DetachedStreamEndsWhenTheClientLeavesOrTheServerStops) {
   int fd = OpenStream();
   ReadUntil(fd, "first\n\r\n");
