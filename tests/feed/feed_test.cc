@@ -325,8 +325,8 @@ TEST_F(FeedTest, ARowThatReachesTheStoreLateIsDeliveredOnce) {
   const int64_t late = hub.cursor().time_ns - 500'000'000;
   ASSERT_THAT(store_->Query(
                   "INSERT INTO feed.kobs_k8s_events_feed (Timestamp, CompositionId, Namespace, "
-                  "WatchType, EventUid, Reason, Message, Type, ObjectName, ObjectNamespace, "
-                  "FeedTime) VALUES (now64(9), 'comp-a', 'ns1', 'ADDED', 'late-uid', 'Killing', "
+                  "WatchType, FeedKey, Reason, Message, Type, ObjectName, ObjectNamespace, "
+                  "FeedTime) VALUES (now64(9), 'comp-a', 'ns1', 'ADDED', cityHash64('late'), 'Killing', "
                   "'late', 'Normal', 'pod-late', 'ns1', fromUnixTimestamp64Nano(" +
                       std::to_string(late) + "))",
                   {}),
