@@ -126,6 +126,8 @@ const std::vector<OptionDoc>& Options() {
                                 "disconnected and replays from its Last-Event-ID on reconnect.",
           "1MiB"),
       Opt("feed.max_clients", "SSE clients at most (503 with Retry-After beyond).", "20000"),
+      Opt("feed.fanout_threads", "Threads that write new events to the SSE clients' sockets "
+                                 "(a write is a system call per client).", "2"),
       Opt("feed.bearer_token", "When set, feed requests need `Authorization: Bearer <token>` "
                                "or `?access_token=<token>`.", ""),
       Opt("feed.cors_origin", "Access-Control-Allow-Origin of feed responses (empty: none).",

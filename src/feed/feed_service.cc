@@ -46,8 +46,8 @@ absl::StatusOr<FeedOptions> ParseFeedOptions(const YAML::Node& node) {
   KOBS_RETURN_IF_ERROR(CheckKeys(node,
                                  {"enabled", "push", "bearer_token", "cors_origin", "keepalive",
                                   "retry", "poll_interval", "settle", "ring_size",
-                                  "client_buffer", "max_clients", "events_default_limit",
-                                  "events_max_limit"},
+                                  "client_buffer", "max_clients", "fanout_threads",
+                                  "events_default_limit", "events_max_limit"},
                                  "feed"));
   KOBS_RETURN_IF_ERROR(ReadBool(node, "enabled", &o.enabled));
   KOBS_RETURN_IF_ERROR(ReadBool(node, "push", &o.push));
@@ -69,6 +69,10 @@ absl::StatusOr<FeedOptions> ParseFeedOptions(const YAML::Node& node) {
   };
   KOBS_RETURN_IF_ERROR(read_count("ring_size", &o.hub.ring_size, 1));
   KOBS_RETURN_IF_ERROR(read_count("max_clients", &o.hub.max_clients, 1));
+  KOBS_RETURN_IF_ERROR(read_count("fanout_threads", &o.hub.fanout_threads, 1));
+  if (o.hub.fanout_threads > 64) {
+    return absl::InvalidArgumentError("feed.fanout_threads must be at most 64");
+  }
   KOBS_RETURN_IF_ERROR(read_count("events_default_limit", &o.events_default_limit, 1));
   KOBS_RETURN_IF_ERROR(read_count("events_max_limit", &o.events_max_limit, 1));
   if (o.events_default_limit > o.events_max_limit) {

@@ -1,5 +1,7 @@
 #include "feed/hub.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -41,6 +43,9 @@ struct Hub::Client {
   bool Wants(const FeedEvent& e, int frame) const {
     if (e.frame(frame) == nullptr) return false;
     if (!sub.topics.empty() && sub.topics.count(e.topic(frame)) == 0) return false;
+    return WantsNamespace(e);
+  }
+  bool WantsNamespace(const FeedEvent& e) const {
     const std::string& ns = sub.namespace_name;
     return ns.empty() || e.fields.event_namespace == ns || e.fields.object_namespace == ns;
   }
@@ -108,6 +113,9 @@ absl::Status Hub::Start() {
   }
   started_ = true;
   thread_ = std::thread([this] { Run(); });
+  for (size_t i = 1; i < std::max<size_t>(options_.fanout_threads, 1); ++i) {
+    fanout_.emplace_back([this, i] { FanOutLoop(i); });
+  }
   Log(log(), spdlog::level::info, "event feed started",
       {{"ring_events", std::to_string(ring_.size())}, {"cursor", cursor_.ToString()}});
   return absl::OkStatus();
@@ -126,6 +134,13 @@ void Hub::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(fanout_mu_);
+    fanout_stop_ = true;
+  }
+  fanout_wake_.notify_all();
+  for (std::thread& t : fanout_) t.join();
+  fanout_.clear();
   for (auto& [id, c] : clients) c->stream->Close();
   metrics_.GetCounter("kobs_feed_disconnects_total", kDisconnectsHelp,
                       {{"reason", "shutdown"}})
@@ -162,6 +177,7 @@ Position Hub::cursor() const {
 }
 
 void Hub::Run() {
+  pthread_setname_np(pthread_self(), "kobs-feed");
   using Clock = std::chrono::steady_clock;
   static const auto kKeepalive = std::make_shared<const std::string>(": keepalive\n\n");
   auto next_poll = Clock::now();
@@ -172,7 +188,7 @@ void Hub::Run() {
   auto next_keepalive = Clock::now() + options_.keepalive;
   Clock::time_point last_error_log;
   for (;;) {
-    bool poll = false, timer = false, look_back = false;
+    bool poll = false, look_back = false;
     std::optional<Clock::time_point> woken_at;
     {
       std::unique_lock lock(mu_);
@@ -180,9 +196,8 @@ void Hub::Run() {
                        [this] { return stopping_ || notified_; });
       if (stopping_) return;
       const auto now = Clock::now();
-      timer = now >= next_poll;
       look_back = now >= next_look_back;
-      poll = notified_ || timer;
+      poll = notified_ || now >= next_poll;
       if (notified_) woken_at = notified_at_;
       notified_ = false;
       if (now >= next_keepalive) {
@@ -210,7 +225,8 @@ void Hub::Run() {
             {{"error", std::string(st.message())}});
       }
     }
-    if (timer) next_poll = Clock::now() + options_.poll_interval;
+    // Any poll reads every replica's new rows: the next timed one is due poll_interval later.
+    next_poll = Clock::now() + options_.poll_interval;
     if (look_back) next_look_back = Clock::now() + look_back_every;
   }
 }
@@ -297,46 +313,107 @@ void Hub::Accept(const std::vector<EventPtr>& rows) {
 void Hub::Publish(const EventPtr& e) {
   events_published_.Inc();
   publish_lag_.Observe(static_cast<double>(NowNs() - e->time_ns) / 1e9);
-  std::vector<uint64_t> ids;
   for (int f = 0; f <= kLastFrame; ++f) {
     if (e->frame(f) == nullptr) continue;
-    ids.assign(all_topics_.begin(), all_topics_.end());
+    const Position pos = e->position(f);
+    // A client listed under the frame's topic (or every topic) wants the frame, unless it
+    // asked for one namespace only.
+    auto offer = [&](Client* c) {
+      if (pos > c->floor && c->WantsNamespace(*e)) Batch(*c, *e->frame(f));
+    };
+    for (Client* c : all_topics_) offer(c);
     if (auto t = by_topic_.find(e->topic(f)); t != by_topic_.end()) {
-      ids.insert(ids.end(), t->second.begin(), t->second.end());
-    }
-    for (uint64_t id : ids) {
-      auto it = clients_.find(id);
-      if (it != clients_.end() && e->position(f) > it->second->floor &&
-          it->second->Wants(*e, f)) {
-        Batch(*it->second, *e->frame(f));
-      }
+      for (Client* c : t->second) offer(c);
     }
   }
 }
 
 void Hub::Batch(Client& c, const std::string& frame) {
-  if (c.batch.empty()) batched_.push_back(c.id);
+  if (c.batch.empty()) batched_.push_back(&c);
   c.batch += frame;
   ++c.batch_frames;
 }
 
 void Hub::FlushBatch() {
-  for (uint64_t id : batched_) {
-    auto it = clients_.find(id);
-    if (it == clients_.end()) continue;
-    Client& c = *it->second;
-    const uint64_t frames = c.batch_frames;
-    auto data = std::make_shared<const std::string>(std::move(c.batch));
-    c.batch.clear();
-    c.batch_frames = 0;
-    if (c.stream->buffered_bytes() + data->size() > options_.client_buffer_bytes) {
-      slow_lost_frames_.Inc(static_cast<double>(frames));
-      DisconnectSlow(c);
-    } else if (c.stream->Send(std::move(data))) {
-      frames_sent_.Inc(static_cast<double>(frames));
-    }
+  struct Write {
+    Client* client;
+    std::shared_ptr<const std::string> data;
+    uint64_t frames;
+    bool full = false;  // the client's buffer could not take it
+  };
+  std::vector<Write> writes;
+  writes.reserve(batched_.size());
+  for (Client* c : batched_) {
+    writes.push_back({c, std::make_shared<const std::string>(std::move(c->batch)),
+                      c->batch_frames});
+    c->batch.clear();
+    c->batch_frames = 0;
   }
   batched_.clear();
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> sent{0};
+  const std::function<void(size_t)> job = [&](size_t) {
+    constexpr size_t kChunk = 64;
+    uint64_t frames = 0;
+    for (size_t i; (i = next.fetch_add(kChunk)) < writes.size();) {
+      for (size_t j = i; j < std::min(writes.size(), i + kChunk); ++j) {
+        Write& w = writes[j];
+        if (w.client->stream->buffered_bytes() + w.data->size() > options_.client_buffer_bytes) {
+          w.full = true;
+        } else if (w.client->stream->Send(std::move(w.data))) {
+          frames += w.frames;
+        }
+      }
+    }
+    sent.fetch_add(frames);
+  };
+  if (writes.size() > 64) {
+    RunFanOut(job);
+  } else {
+    job(0);
+  }
+  frames_sent_.Inc(static_cast<double>(sent.load()));
+  for (Write& w : writes) {
+    if (!w.full) continue;
+    slow_lost_frames_.Inc(static_cast<double>(w.frames));
+    DisconnectSlow(*w.client);
+  }
+}
+
+void Hub::RunFanOut(const std::function<void(size_t)>& job) {
+  if (fanout_.empty()) {
+    job(0);
+    return;
+  }
+  {
+    std::lock_guard lock(fanout_mu_);
+    fanout_job_ = &job;
+    fanout_pending_ = fanout_.size();
+    ++fanout_round_;
+  }
+  fanout_wake_.notify_all();
+  job(0);
+  std::unique_lock lock(fanout_mu_);
+  fanout_done_.wait(lock, [this] { return fanout_pending_ == 0; });
+  fanout_job_ = nullptr;
+}
+
+void Hub::FanOutLoop(size_t worker) {
+  pthread_setname_np(pthread_self(), "kobs-feed-out");
+  uint64_t seen = 0;
+  for (;;) {
+    const std::function<void(size_t)>* job = nullptr;
+    {
+      std::unique_lock lock(fanout_mu_);
+      fanout_wake_.wait(lock, [&] { return fanout_stop_ || fanout_round_ != seen; });
+      if (fanout_stop_) return;
+      seen = fanout_round_;
+      job = fanout_job_;
+    }
+    (*job)(worker);
+    std::lock_guard lock(fanout_mu_);
+    if (--fanout_pending_ == 0) fanout_done_.notify_one();
+  }
 }
 
 bool Hub::Deliver(Client& c, const std::shared_ptr<const std::string>& frame) {
@@ -353,9 +430,9 @@ bool Hub::Deliver(Client& c, const std::shared_ptr<const std::string>& frame) {
 void Hub::Register(const std::shared_ptr<Client>& c) {
   clients_[c->id] = c;
   if (c->sub.topics.empty()) {
-    all_topics_.insert(c->id);
+    all_topics_.push_back(c.get());
   } else {
-    for (const std::string& t : c->sub.topics) by_topic_[t].insert(c->id);
+    for (const std::string& t : c->sub.topics) by_topic_[t].push_back(c.get());
   }
   clients_gauge_.Set(static_cast<double>(clients_.size()));
 }
@@ -363,11 +440,18 @@ void Hub::Register(const std::shared_ptr<Client>& c) {
 void Hub::RemoveLocked(uint64_t id) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
-  all_topics_.erase(id);
-  for (const std::string& t : it->second->sub.topics) {
+  Client* c = it->second.get();
+  auto drop = [c](std::vector<Client*>& v) {
+    auto at = std::find(v.begin(), v.end(), c);
+    if (at == v.end()) return;
+    *at = v.back();
+    v.pop_back();
+  };
+  drop(all_topics_);
+  for (const std::string& t : c->sub.topics) {
     auto bt = by_topic_.find(t);
     if (bt == by_topic_.end()) continue;
-    bt->second.erase(id);
+    drop(bt->second);
     if (bt->second.empty()) by_topic_.erase(bt);
   }
   clients_.erase(it);

@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -56,6 +58,10 @@ struct HubOptions {
   std::chrono::milliseconds settle{2'000};
   // Events per store query (polls and replays).
   size_t page = 2'000;
+  // Threads writing one poll's frames to the clients' sockets, the poller included: a write
+  // costs a system call per client, so a poll reaching thousands of clients is written in
+  // parallel.
+  size_t fanout_threads = 2;
 };
 
 // What a client asked for.
@@ -116,9 +122,12 @@ class Hub {
   void Publish(const EventPtr& e);
   // Appends `frame` to c's batch. Requires mu_.
   void Batch(Client& c, const std::string& frame);
-  // Sends each client its batch as one write (a client whose buffer cannot take it is
-  // disconnected). Requires mu_.
+  // Sends each client its batch as one write, on fanout_threads threads (a client whose
+  // buffer cannot take it is disconnected). Requires mu_.
   void FlushBatch();
+  // Runs job(0) here and job(1..) on the fan-out threads; returns when all have.
+  void RunFanOut(const std::function<void(size_t)>& job);
+  void FanOutLoop(size_t worker);
   // Queues `frame` for `c`, or disconnects `c` if its buffer is full. Requires mu_.
   bool Deliver(Client& c, const std::shared_ptr<const std::string>& frame);
   void Register(const std::shared_ptr<Client>& c);  // requires mu_
@@ -157,11 +166,21 @@ class Hub {
   Position cursor_{0, 0, kLastFrame};
   uint64_t next_id_ = 1;
   std::map<uint64_t, std::shared_ptr<Client>> clients_;
-  std::set<uint64_t> all_topics_;  // clients of every topic
-  std::map<std::string, std::set<uint64_t>, std::less<>> by_topic_;
+  // The clients of clients_ by topic, and those of every topic.
+  std::vector<Client*> all_topics_;
+  std::unordered_map<std::string, std::vector<Client*>> by_topic_;
   size_t attaching_ = 0;  // clients still being replayed
-  std::vector<uint64_t> batched_;  // clients with a batch to flush
+  std::vector<Client*> batched_;  // clients with a batch to flush
   std::thread thread_;
+
+  // The fan-out threads (fanout_threads - 1), given one job at a time by the poller.
+  std::vector<std::thread> fanout_;
+  std::mutex fanout_mu_;
+  std::condition_variable fanout_wake_, fanout_done_;
+  const std::function<void(size_t)>* fanout_job_ = nullptr;  // guarded by fanout_mu_
+  uint64_t fanout_round_ = 0;                                 // guarded by fanout_mu_
+  size_t fanout_pending_ = 0;                                 // guarded by fanout_mu_
+  bool fanout_stop_ = false;                                  // guarded by fanout_mu_
   const std::shared_ptr<Lifeline> lifeline_;
 };
 

@@ -182,12 +182,15 @@ TEST_F(FeedServiceTest, EnforcesTheTokenAndTheClientLimit) {
 }
 
 TEST(FeedOptionsTest, ParsesAndRejects) {
-  YAML::Node n = YAML::Load("{keepalive: 10s, client_buffer: 2MiB, max_clients: 5}");
+  YAML::Node n =
+      YAML::Load("{keepalive: 10s, client_buffer: 2MiB, max_clients: 5, fanout_threads: 3}");
   auto o = ParseFeedOptions(n);
   ASSERT_THAT(o, IsOk());
   EXPECT_EQ(o->hub.keepalive, std::chrono::seconds(10));
   EXPECT_EQ(o->hub.client_buffer_bytes, 2u << 20);
   EXPECT_EQ(o->hub.max_clients, 5u);
+  EXPECT_EQ(o->hub.fanout_threads, 3u);
+  EXPECT_FALSE(ParseFeedOptions(YAML::Load("{fanout_threads: 0}")).ok());
   EXPECT_FALSE(ParseFeedOptions(YAML::Load("{unknown: 1}")).ok());
   EXPECT_FALSE(ParseFeedOptions(YAML::Load("{max_clients: 0}")).ok());
   EXPECT_FALSE(ParseFeedOptions(YAML::Load("{keepalive: 10ms}")).ok());
