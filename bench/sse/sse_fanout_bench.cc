@@ -4,8 +4,10 @@
 // Each client subscribes to one composition's topic (/notifications/<id>); events are spread
 // over the compositions and sent as OTLP/HTTP k8s-event log records, so each event reaches
 // clients/compositions clients. The clients run on one epoll thread here. Reported: latency
-// from the event's arrival in the store (its FeedTime, carried in the frame id) to the client,
-// and from the OTLP send to the client; frames/s delivered against frames/s offered (the
+// from the event's arrival in the store (its FeedTime, carried in the frame id) to the frame's
+// arrival at the client's socket (the kernel's receive timestamp, SO_TIMESTAMPNS), and to this
+// process's read of it (later by the time the one thread spends on the sockets ahead of it);
+// from the OTLP send to the client; frames/s delivered against frames/s offered (the
 // ceiling); loss and duplicates per client; server CPU and RSS. Then the same scenario again
 // with push off and a 3 s poll, the original proxy's design, as the baseline.
 //
@@ -146,7 +148,7 @@ class Clients {
 
   void Record(bool on) { recording_ = on; }
   const std::vector<Conn>& conns() const { return conns_; }
-  std::vector<double> store_latency_ms, send_latency_ms;
+  std::vector<double> store_latency_ms, read_latency_ms, send_latency_ms;
   int64_t closed = 0;
 
  private:
@@ -165,6 +167,8 @@ class Clients {
       std::perror("connect");
       return false;
     }
+    const int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     conns_[i].fd = fd;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
@@ -187,10 +191,27 @@ class Clients {
       }
       return;
     }
+    // The kernel's receive timestamp of the newest bytes read: when the frame reached this
+    // client's socket, whatever this one thread's queue of other sockets to read first.
+    int64_t arrival = 0;
     char buf[16384];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
     for (;;) {
-      ssize_t n = read(c.fd, buf, sizeof buf);
+      iovec iov{buf, sizeof buf};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      ssize_t n = recvmsg(c.fd, &msg, 0);
       if (n > 0) {
+        for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
+          if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+            timespec ts;
+            std::memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+            arrival = std::max<int64_t>(arrival, ts.tv_sec * 1'000'000'000LL + ts.tv_nsec);
+          }
+        }
         c.raw.append(buf, static_cast<size_t>(n));
         continue;
       }
@@ -203,7 +224,7 @@ class Clients {
       break;
     }
     Decode(c);
-    Parse(c, now);
+    Parse(c, arrival > 0 ? arrival : now, now);
   }
 
   // Strips the response head and the chunked framing.
@@ -231,7 +252,8 @@ class Clients {
     c.raw.erase(0, pos);
   }
 
-  void Parse(Conn& c, int64_t now) {
+  // `arrival`: when the bytes completing a frame reached the socket; `now`: when they were read.
+  void Parse(Conn& c, int64_t arrival, int64_t now) {
     size_t start = 0;
     for (size_t eol; (eol = c.body.find('\n', start)) != std::string::npos; start = eol + 1) {
       std::string_view line(c.body.data() + start, eol - start);
@@ -239,9 +261,10 @@ class Clients {
         if (c.frame_id_ns > 0) {
           ++c.frames;
           if (recording_) {
-            store_latency_ms.push_back(static_cast<double>(now - c.frame_id_ns) / 1e6);
+            store_latency_ms.push_back(static_cast<double>(arrival - c.frame_id_ns) / 1e6);
+            read_latency_ms.push_back(static_cast<double>(now - c.frame_id_ns) / 1e6);
             if (c.frame_sent_ns > 0) {
-              send_latency_ms.push_back(static_cast<double>(now - c.frame_sent_ns) / 1e6);
+              send_latency_ms.push_back(static_cast<double>(arrival - c.frame_sent_ns) / 1e6);
             }
           }
         }
@@ -302,6 +325,7 @@ uint16_t PortOf(const std::string& url) {
 
 struct Result {
   double p50 = 0, p99 = 0, max = 0, send_p50 = 0, send_p99 = 0;
+  double read_p50 = 0, read_p99 = 0;  // to this process's read of the socket
   double frames_per_s = 0, offered_per_s = 0;
   int64_t lost = 0, extra = 0, disorder = 0, closed = 0;
   double cpu = 0;
@@ -408,6 +432,8 @@ Result RunPhase(const Args& a, int seconds, bool push) {
   r.p50 = Percentile(clients.store_latency_ms, 0.5);
   r.p99 = Percentile(clients.store_latency_ms, 0.99);
   r.max = Percentile(clients.store_latency_ms, 1.0);
+  r.read_p50 = Percentile(clients.read_latency_ms, 0.5);
+  r.read_p99 = Percentile(clients.read_latency_ms, 0.99);
   r.send_p50 = Percentile(clients.send_latency_ms, 0.5);
   r.send_p99 = Percentile(clients.send_latency_ms, 0.99);
   r.cpu = (cpu1 - cpu0) / ingest_s;
@@ -503,10 +529,12 @@ void Print(const char* name, const Result& r) {
   std::printf(
       "%-14s store->client p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms | send->client p50 %7.1f "
       "ms  p99 %7.1f ms\n"
+      "%-14s store->read   p50 %7.1f ms  p99 %7.1f ms (when the one client thread got to it)\n"
       "%-14s frames/s %9.0f of %9.0f offered (ratio %.3f)  lost %lld  extra %lld  "
       "out-of-order %lld  closed %lld | server CPU %.0f%%  RSS %ld MB (peak %ld MB) | "
       "clients CPU %.0f%%\n",
-      name, r.p50, r.p99, r.max, r.send_p50, r.send_p99, "", r.frames_per_s, r.offered_per_s,
+      name, r.p50, r.p99, r.max, r.send_p50, r.send_p99, "", r.read_p50, r.read_p99, "",
+      r.frames_per_s, r.offered_per_s,
       r.offered_per_s > 0 ? r.frames_per_s / r.offered_per_s : 0.0,
       static_cast<long long>(r.lost), static_cast<long long>(r.extra),
       static_cast<long long>(r.disorder), static_cast<long long>(r.closed), r.cpu * 100,
