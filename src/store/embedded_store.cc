@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include <absl/strings/match.h>
@@ -28,6 +29,13 @@ using chdb::chdb_result;
 
 struct EmbeddedStore::Connection {
   chdb_connection* conn = nullptr;
+  // The session state this connection's queries left behind (queries cannot change it
+  // themselves: the callers refuse SET and USE). A query that wants the same state runs alone;
+  // a query that wants another changes only what differs, so each chDB call of a poll or a
+  // request is the query itself. Known false after a failed change: restated in full next.
+  std::string database = "default";
+  std::map<std::string, std::string> settings;
+  bool known = true;
 };
 
 // Exclusive use of one connection; returns it to the pool when destroyed.
@@ -217,6 +225,33 @@ struct ParamArrays {
 
 }  // namespace
 
+absl::Status EmbeddedStore::Prepare(Connection& conn, const QueryOptions& options) {
+  // Session state is per connection: set what this query asks for, and put back to its
+  // default what an earlier query on this pooled connection set and this one does not.
+  std::map<std::string, std::string> want;
+  for (const auto& [name, value] : options.settings) want[name] = SettingLiteral(value);
+  const std::string database = options.database.empty() ? "default" : options.database;
+  if (conn.known && conn.settings == want && conn.database == database) return absl::OkStatus();
+  const bool known = conn.known;
+  conn.known = false;  // until every change below has been made
+  for (const auto& [name, value] : conn.settings) {
+    if (want.count(name) == 0 || !known) {
+      KOBS_RETURN_IF_ERROR(Exec(conn, fmt::format("SET {} = DEFAULT", name)));
+    }
+  }
+  conn.settings.clear();
+  for (const auto& [name, value] : want) {
+    KOBS_RETURN_IF_ERROR(Exec(conn, fmt::format("SET {} = {}", name, value)));
+    conn.settings[name] = value;
+  }
+  if (!known || conn.database != database) {
+    KOBS_RETURN_IF_ERROR(Exec(conn, "USE " + QuoteIdentifier(database)));
+    conn.database = database;
+  }
+  conn.known = true;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<QueryStats> EmbeddedStore::RunBuffered(Connection& conn, std::string_view sql,
                                                       const std::string& format,
                                                       const std::vector<Param>& params,
@@ -256,34 +291,7 @@ absl::StatusOr<QueryStats> EmbeddedStore::QueryStream(std::string_view sql,
   }
   KOBS_ASSIGN_OR_RETURN(Lease conn, Acquire(/*for_insert=*/false));
 
-  // Session state is per connection: apply per-query state, and undo it afterwards so the next
-  // user of this pooled connection starts clean.
-  std::vector<std::string> undo;
-  auto restore = [&] {
-    for (const auto& stmt : undo) {
-      if (absl::Status s = Exec(*conn, stmt); !s.ok()) {
-        Log(log(), spdlog::level::warn, "resetting connection state failed",
-            {{"statement", stmt}, {"error", ToStd(s.message())}});
-      }
-    }
-  };
-  for (const auto& [name, value] : options.settings) {
-    absl::Status s = Exec(*conn, fmt::format("SET {} = {}", name, SettingLiteral(value)));
-    if (!s.ok()) {
-      restore();
-      return s;
-    }
-    undo.push_back(fmt::format("SET {} = DEFAULT", name));
-  }
-  if (!options.database.empty()) {
-    absl::Status s = Exec(*conn, "USE " + QuoteIdentifier(options.database));
-    if (!s.ok()) {
-      restore();
-      return s;
-    }
-    undo.push_back("USE default");
-  }
-
+  KOBS_RETURN_IF_ERROR(Prepare(*conn, options));
   QueryStats stats;
   absl::Status status = absl::OkStatus();
   ParamArrays p(options.params);
@@ -330,7 +338,6 @@ absl::StatusOr<QueryStats> EmbeddedStore::QueryStream(std::string_view sql,
     }
     api_->destroy_query_result(stream);
   }
-  restore();
   if (!status.ok()) return status;
   stats.query_id = options.query_id.empty() ? NewQueryId() : options.query_id;
   stats.elapsed_seconds =

@@ -65,6 +65,8 @@ class EmbeddedStore : public Store {
   absl::StatusOr<Lease> Acquire(bool for_insert);
   void Release(Connection* conn, bool for_insert);
   absl::Status Exec(Connection& conn, std::string_view sql);
+  // Gives `conn` the database and settings `options` ask for.
+  absl::Status Prepare(Connection& conn, const QueryOptions& options);
   absl::StatusOr<QueryStats> RunBuffered(Connection& conn, std::string_view sql,
                                          const std::string& format,
                                          const std::vector<Param>& params, const ChunkSink& sink);

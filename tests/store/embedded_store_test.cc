@@ -156,6 +156,24 @@ TEST_F(EmbeddedStoreTest, SettingsAndDatabaseApplyPerQueryOnly) {
   EXPECT_FALSE(store_->Query("SELECT 1", o).ok());
   o.settings = {{"bad name; DROP", "1"}};
   EXPECT_FALSE(store_->Query("SELECT 1", o).ok());
+  // A connection keeps what the last query set, so a query asking for part of it gets exactly
+  // what it asked for, on whichever connection it runs.
+  for (int i = 0; i < 6; ++i) {
+    o.settings = {{"max_threads", "1"}, {"max_block_size", "1000"}};
+    ASSERT_OK_AND_ASSIGN(r, store_->Query("SELECT getSetting('max_threads'), "
+                                          "getSetting('max_block_size'), currentDatabase()", o));
+    EXPECT_EQ(r.data, fmt::format("1\t1000\t{}\n", db_));
+    o.settings = {{"max_block_size", "1000"}};
+    o.database.clear();
+    ASSERT_OK_AND_ASSIGN(r, store_->Query("SELECT getSetting('max_threads') != 1, "
+                                          "getSetting('max_block_size'), currentDatabase()", o));
+    EXPECT_EQ(r.data, "1\t1000\tdefault\n");
+    o.database = db_;
+    o.settings = {{"no_such_setting_at_all", "1"}};
+    EXPECT_FALSE(store_->Query("SELECT 1", o).ok());
+    EXPECT_EQ(Scalar("SELECT getSetting('max_block_size') != 1000, currentDatabase()"),
+              "1\tdefault");
+  }
 }
 
 TEST_F(EmbeddedStoreTest, InsertsRowBinaryAndIsVisibleAtOnce) {
