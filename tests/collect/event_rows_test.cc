@@ -98,7 +98,13 @@ TEST_F(EventRowsTest, TheOriginalSqlFindsAScenariosCompositionEvents) {
   }
   ASSERT_THAT(store_->Insert("otel_logs", store::LogColumns(), "RowBinary", data), IsOk());
 
+  // The scenario installs the composition's CRD while it runs: discovery may predate it.
   auto apps = client->Resource("composition.krateo.io/v1-1-10", "FireworksApp");
+  for (int i = 0; i < 300 && !apps.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_THAT(client->RefreshDiscovery(), IsOk());
+    apps = client->Resource("composition.krateo.io/v1-1-10", "FireworksApp");
+  }
   ASSERT_THAT(apps, IsOk());
   auto app = client->Get(*apps, "demo-system", "fireworks-demo");
   ASSERT_THAT(app, IsOk());
