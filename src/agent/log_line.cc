@@ -43,6 +43,13 @@ bool JavaExceptionLine(std::string_view line) {
   return ends("Exception") || ends("Error") || ends("Throwable");
 }
 
+// Stream names are "stdout" and "stderr": compared with a size known here, the comparison is
+// inlined (it runs several times for every log line).
+bool SameStream(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  return a.size() == 6 ? std::memcmp(a.data(), b.data(), 6) == 0 : a == b;
+}
+
 bool GoroutineHeader(std::string_view line) {
   return StartsWith(line, "goroutine ") && line.find(" [") != std::string_view::npos &&
          !line.empty() && line.back() == ':';
@@ -60,8 +67,9 @@ absl::StatusOr<LogLine> ParseCriLine(std::string_view line) {
   absl::StatusOr<int64_t> t = ParseRfc3339Nanos(line.substr(0, sp1));
   if (!t.ok()) return t.status();
   out.time_unix_nano = *t;
-  out.stream = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
-  if (out.stream != "stdout" && out.stream != "stderr") return Bad("CRI line with an unknown stream", line);
+  const std::string_view stream = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (stream != "stdout" && stream != "stderr") return Bad("CRI line with an unknown stream", line);
+  out.stream.assign(stream);
   // Tags: "P" or "F", possibly followed by more ':'-separated tags (the CRI's forward rule).
   size_t sp3 = line.find(' ', sp2 + 1);
   std::string_view tags = line.substr(sp2 + 1, sp3 == std::string_view::npos ? std::string_view::npos
@@ -105,7 +113,7 @@ absl::StatusOr<LogLine> ParseLogLine(std::string_view line) {
 }
 
 LineAssembler::Pending& LineAssembler::For(const std::string& stream) {
-  return stream == "stderr" ? stderr_ : stdout_;
+  return std::string_view(stream) == "stderr" ? stderr_ : stdout_;
 }
 
 std::optional<LineAssembler::Line> LineAssembler::Add(LogLine part) {
@@ -170,7 +178,7 @@ std::vector<Recombiner::Entry> Recombiner::Add(const LineAssembler::Line& line) 
 
 void Recombiner::Add(LineAssembler::Line&& line, std::vector<Entry>* done) {
   auto it = std::find_if(open_.begin(), open_.end(),
-                         [&](const Open& o) { return o.entry.stream == line.stream; });
+                         [&](const Open& o) { return SameStream(o.entry.stream, line.stream); });
   if (it != open_.end()) {
     if (Continues(*it, line.text)) {
       it->entry.text += '\n';
@@ -203,7 +211,7 @@ void Recombiner::Add(LineAssembler::Line&& line, std::vector<Entry>* done) {
 
 bool Recombiner::pending(const std::string& stream) const {
   return std::any_of(open_.begin(), open_.end(),
-                     [&](const Open& o) { return o.entry.stream == stream; });
+                     [&](const Open& o) { return SameStream(o.entry.stream, stream); });
 }
 
 std::vector<Recombiner::Entry> Recombiner::Flush() {

@@ -24,7 +24,7 @@ using Steady = std::chrono::steady_clock;
 constexpr uint64_t kHeadBytes = 256;
 
 // The held-back positions of a file are kept per stream: stdout, and anything else (stderr).
-int Slot(const std::string& stream) { return stream == "stdout" ? 0 : 1; }
+int Slot(const std::string& stream) { return std::string_view(stream) == "stdout" ? 0 : 1; }
 
 bool ParseLogPath(const std::string& relative, ContainerRef* ref) {
   // <ns>_<pod>_<uid>/<container>/<n>.log; namespaces and pod names have no '_', uids neither.

@@ -4,6 +4,8 @@
 
 #include <ctime>
 #include <random>
+#include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -20,6 +22,20 @@ TEST(TimeUtilTest, ParsesExactNanosecondsAndZones) {
   EXPECT_FALSE(ParseRfc3339Nanos("2020-13-01T00:00:00Z").ok());
   EXPECT_FALSE(ParseRfc3339Nanos("2020-01-01 00:00:00Z").ok());
   EXPECT_FALSE(ParseRfc3339Nanos("2020-01-01T00:00:00").ok());
+}
+
+TEST(TimeUtilTest, ARememberedSecondStillParsesItsFractionAndZone) {
+  // The second of the previous call is reused; what follows it is read every time.
+  EXPECT_EQ(*ParseRfc3339Nanos("2020-04-20T22:52:23.1Z"), 1587423143100000000);
+  EXPECT_EQ(*ParseRfc3339Nanos("2020-04-20T22:52:23.2Z"), 1587423143200000000);
+  EXPECT_EQ(*ParseRfc3339Nanos("2020-04-20T22:52:23+01:00"), 1587419543000000000);
+  EXPECT_FALSE(ParseRfc3339Nanos("2020-04-20T22:52:23").ok());
+  EXPECT_FALSE(ParseRfc3339Nanos("2020-04-20T22:52:23.Z").ok());
+  EXPECT_FALSE(ParseRfc3339Nanos("2020-04-20T22:52:23Zjunk").ok());
+  // Before any valid time, nothing is remembered: not even a prefix of zero bytes.
+  std::thread([] {
+    EXPECT_FALSE(ParseRfc3339Nanos(std::string(19, '\0') + "Z").ok());
+  }).join();
 }
 
 TEST(TimeUtilTest, AgreesWithTimegm) {
