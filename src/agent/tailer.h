@@ -43,7 +43,11 @@ struct TailerOptions {
   size_t max_entry_lines = 500;
   // A pending multi-line entry is handed over after this long without a next line.
   std::chrono::milliseconds flush_after{std::chrono::seconds(2)};
-  size_t read_chunk = 256 << 10;  // bytes read per file per poll, at most
+  // Bytes read per file per poll, at most. A file that is far behind (a restart, a burst) is
+  // caught up in 1 MiB reads: each poll also checks every file for rotation and truncation,
+  // and those system calls are fewer per MiB (bench/cri_tail: about +0.05 of wc -l's rate
+  // over 256 KiB).
+  size_t read_chunk = 1 << 20;
   // Entries are handed to the sink (and the checkpoint saved) in batches of about this size.
   size_t max_batch_bytes = 1 << 20;
   // The directory tree is walked for new files at most this often (known files are read, and
