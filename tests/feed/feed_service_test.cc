@@ -3,9 +3,6 @@
 // GET /events and its parameters, /health.
 #include "feed/feed_service.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,6 +16,7 @@
 #include "common/metrics.h"
 #include "embedded_store_suite.h"
 #include "feed_test_util.h"
+#include "loopback_socket.h"
 #include "net/http_server.h"
 #include "status_matchers.h"
 #include "store/schema.h"
@@ -34,14 +32,7 @@ using ::testing::Not;
 // server closes, or `timeout` passes.
 std::string Exchange(uint16_t port, const std::string& request, std::string_view until = {},
                      std::chrono::milliseconds timeout = std::chrono::milliseconds(600)) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  timeval tv{0, 100'000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int fd = kobs::testing::ConnectLoopback(port, std::chrono::milliseconds(100));
   EXPECT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
   std::string out;
   char buf[4096];

@@ -2,10 +2,7 @@
 // ways, chunked bodies, 100-continue) and raw sockets for malformed or HTTP/1.0 requests.
 #include "net/http_server.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +17,7 @@
 #include "common/metrics.h"
 #include "net/gzip.h"
 #include "net/http.h"
+#include "loopback_socket.h"
 #include "status_matchers.h"
 
 namespace kobs::net {
@@ -77,14 +75,7 @@ class Client {
 
 // Sends raw bytes and reads until the server closes (or 2 s pass).
 std::string RawExchange(uint16_t port, const std::string& bytes) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int fd = kobs::testing::ConnectLoopback(port, std::chrono::seconds(2));
   EXPECT_EQ(write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
   std::string out;
   char buf[4096];
@@ -154,14 +145,7 @@ class HttpServerTest : public ::testing::Test {
 
   // Opens /detach on a raw socket; returns the descriptor once the handler has returned.
   int OpenStream() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(server_->port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    timeval tv{2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = kobs::testing::ConnectLoopback(server_->port(), std::chrono::seconds(2));
     const std::string req = "GET /detach HTTP/1.1\r\nHost: x\r\n\r\n";
     EXPECT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
     for (int i = 0; i < 400; ++i) {

@@ -3,9 +3,6 @@
 // certificates, ALPN fallback, streaming) and a raw OpenSSL client for protocol details.
 #include "net/tls.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,6 +26,7 @@
 #include "net/http.h"
 #include "net/http_server.h"
 #include "net/openssl_util.h"
+#include "loopback_socket.h"
 #include "status_matchers.h"
 
 namespace kobs::net {
@@ -256,15 +254,7 @@ class Client {
 };
 
 int ConnectLoopback(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
+  return kobs::testing::ConnectLoopback(port, std::chrono::seconds(5));
 }
 
 struct ProbeResult {
