@@ -227,20 +227,26 @@ struct ParamArrays {
 
 absl::Status EmbeddedStore::Prepare(Connection& conn, const QueryOptions& options) {
   // Session state is per connection: set what this query asks for, and put back to its
-  // default what an earlier query on this pooled connection set and this one does not.
+  // default what an earlier query on this pooled connection set and this one does not. Each
+  // change is recorded as it succeeds, so a failure leaves an exact record to start from.
   std::map<std::string, std::string> want;
   for (const auto& [name, value] : options.settings) want[name] = SettingLiteral(value);
   const std::string database = options.database.empty() ? "default" : options.database;
   if (conn.known && conn.settings == want && conn.database == database) return absl::OkStatus();
   const bool known = conn.known;
   conn.known = false;  // until every change below has been made
-  for (const auto& [name, value] : conn.settings) {
-    if (want.count(name) == 0 || !known) {
-      KOBS_RETURN_IF_ERROR(Exec(conn, fmt::format("SET {} = DEFAULT", name)));
+  for (auto it = conn.settings.begin(); it != conn.settings.end();) {
+    if (known && want.count(it->first) > 0) {
+      ++it;
+      continue;
     }
+    KOBS_RETURN_IF_ERROR(Exec(conn, fmt::format("SET {} = DEFAULT", it->first)));
+    it = conn.settings.erase(it);
   }
-  conn.settings.clear();
   for (const auto& [name, value] : want) {
+    if (auto it = conn.settings.find(name); it != conn.settings.end() && it->second == value) {
+      continue;
+    }
     KOBS_RETURN_IF_ERROR(Exec(conn, fmt::format("SET {} = {}", name, value)));
     conn.settings[name] = value;
   }
