@@ -113,8 +113,8 @@ absl::Status Hub::Start() {
   }
   started_ = true;
   thread_ = std::thread([this] { Run(); });
-  for (size_t i = 1; i < std::max<size_t>(options_.fanout_threads, 1); ++i) {
-    fanout_.emplace_back([this, i] { FanOutLoop(i); });
+  for (size_t i = 1; i < options_.fanout_threads; ++i) {
+    fanout_.emplace_back([this] { FanOutLoop(); });
   }
   Log(log(), spdlog::level::info, "event feed started",
       {{"ring_events", std::to_string(ring_.size())}, {"cursor", cursor_.ToString()}});
@@ -285,10 +285,11 @@ std::deque<EventPtr>::const_iterator Hub::RingFind(const Position& p) const {
   return std::lower_bound(ring_.begin(), ring_.end(), p, EventBefore);
 }
 
-bool Hub::InRing(const Position& p) const {
-  auto it = RingFind(p);
+bool Hub::IsAt(std::deque<EventPtr>::const_iterator it, const Position& p) const {
   return it != ring_.end() && (*it)->time_ns == p.time_ns && (*it)->key == p.key;
 }
+
+bool Hub::InRing(const Position& p) const { return IsAt(RingFind(p), p); }
 
 void Hub::Accept(const std::vector<EventPtr>& rows) {
   std::lock_guard lock(mu_);
@@ -297,7 +298,7 @@ void Hub::Accept(const std::vector<EventPtr>& rows) {
     const Position last = e->position(kLastFrame);
     if (last <= covered_from_) continue;  // older than anything remembered: seen before
     auto it = RingFind(e->position(0));
-    if (it != ring_.end() && (*it)->time_ns == e->time_ns && (*it)->key == e->key) continue;
+    if (IsAt(it, e->position(0))) continue;
     if (it != ring_.end()) late_events_.Inc();  // a later event was published already
     ring_.insert(it, e);
     Publish(e);
@@ -350,10 +351,11 @@ void Hub::FlushBatch() {
     c->batch_frames = 0;
   }
   batched_.clear();
+  // The threads take the writes in chunks; a poll of one chunk or less is written here.
+  constexpr size_t kChunk = 64;
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> sent{0};
-  const std::function<void(size_t)> job = [&](size_t) {
-    constexpr size_t kChunk = 64;
+  const std::function<void()> job = [&] {
     uint64_t frames = 0;
     for (size_t i; (i = next.fetch_add(kChunk)) < writes.size();) {
       for (size_t j = i; j < std::min(writes.size(), i + kChunk); ++j) {
@@ -367,10 +369,10 @@ void Hub::FlushBatch() {
     }
     sent.fetch_add(frames);
   };
-  if (writes.size() > 64) {
+  if (writes.size() > kChunk) {
     RunFanOut(job);
   } else {
-    job(0);
+    job();
   }
   frames_sent_.Inc(static_cast<double>(sent.load()));
   for (Write& w : writes) {
@@ -380,9 +382,9 @@ void Hub::FlushBatch() {
   }
 }
 
-void Hub::RunFanOut(const std::function<void(size_t)>& job) {
+void Hub::RunFanOut(const std::function<void()>& job) {
   if (fanout_.empty()) {
-    job(0);
+    job();
     return;
   }
   {
@@ -392,17 +394,17 @@ void Hub::RunFanOut(const std::function<void(size_t)>& job) {
     ++fanout_round_;
   }
   fanout_wake_.notify_all();
-  job(0);
+  job();
   std::unique_lock lock(fanout_mu_);
   fanout_done_.wait(lock, [this] { return fanout_pending_ == 0; });
   fanout_job_ = nullptr;
 }
 
-void Hub::FanOutLoop(size_t worker) {
+void Hub::FanOutLoop() {
   pthread_setname_np(pthread_self(), "kobs-feed-out");
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(size_t)>* job = nullptr;
+    const std::function<void()>* job = nullptr;
     {
       std::unique_lock lock(fanout_mu_);
       fanout_wake_.wait(lock, [&] { return fanout_stop_ || fanout_round_ != seen; });
@@ -410,7 +412,7 @@ void Hub::FanOutLoop(size_t worker) {
       seen = fanout_round_;
       job = fanout_job_;
     }
-    (*job)(worker);
+    (*job)();
     std::lock_guard lock(fanout_mu_);
     if (--fanout_pending_ == 0) fanout_done_.notify_one();
   }

@@ -117,6 +117,8 @@ class Hub {
   void Accept(const std::vector<EventPtr>& rows);
   // The first ring event at or after p's event (frames ignored). Requires mu_.
   std::deque<EventPtr>::const_iterator RingFind(const Position& p) const;
+  // Whether `it` (from RingFind) is p's event. Requires mu_.
+  bool IsAt(std::deque<EventPtr>::const_iterator it, const Position& p) const;
   bool InRing(const Position& p) const;  // requires mu_
   // Adds e's frames to the batches of the clients that want them. Requires mu_.
   void Publish(const EventPtr& e);
@@ -125,9 +127,9 @@ class Hub {
   // Sends each client its batch as one write, on fanout_threads threads (a client whose
   // buffer cannot take it is disconnected). Requires mu_.
   void FlushBatch();
-  // Runs job(0) here and job(1..) on the fan-out threads; returns when all have.
-  void RunFanOut(const std::function<void(size_t)>& job);
-  void FanOutLoop(size_t worker);
+  // Runs `job` here and on every fan-out thread at once; returns when all have.
+  void RunFanOut(const std::function<void()>& job);
+  void FanOutLoop();
   // Queues `frame` for `c`, or disconnects `c` if its buffer is full. Requires mu_.
   bool Deliver(Client& c, const std::shared_ptr<const std::string>& frame);
   void Register(const std::shared_ptr<Client>& c);  // requires mu_
@@ -177,10 +179,10 @@ class Hub {
   std::vector<std::thread> fanout_;
   std::mutex fanout_mu_;
   std::condition_variable fanout_wake_, fanout_done_;
-  const std::function<void(size_t)>* fanout_job_ = nullptr;  // guarded by fanout_mu_
-  uint64_t fanout_round_ = 0;                                 // guarded by fanout_mu_
-  size_t fanout_pending_ = 0;                                 // guarded by fanout_mu_
-  bool fanout_stop_ = false;                                  // guarded by fanout_mu_
+  const std::function<void()>* fanout_job_ = nullptr;  // guarded by fanout_mu_
+  uint64_t fanout_round_ = 0;                           // guarded by fanout_mu_
+  size_t fanout_pending_ = 0;                           // guarded by fanout_mu_
+  bool fanout_stop_ = false;                            // guarded by fanout_mu_
   const std::shared_ptr<Lifeline> lifeline_;
 };
 

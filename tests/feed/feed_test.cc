@@ -204,6 +204,35 @@ TEST_F(FeedTest, PushesEachEventToTheClientsThatAskedForIt) {
   EXPECT_TRUE(WaitFor([&] { return hub.clients() == 2; }));
 }
 
+// A poll that reaches more clients than one thread writes alone is shared by the fan-out
+// threads: every client still gets exactly its frames, once and in order.
+TEST_F(FeedTest, ManyClientsAreWrittenByTheFanOutThreads) {
+  HubOptions o = FastOptions();
+  o.fanout_threads = 3;
+  Hub hub(*reader_, o, metrics_);
+  ASSERT_THAT(hub.Start(), IsOk());
+  std::vector<std::pair<std::shared_ptr<RecordingStream>, Subscription>> clients;
+  for (int i = 0; i < 300; ++i) {
+    Subscription sub;
+    if (i % 4 != 0) sub.topics = {i % 4 == 1 ? "comp-a" : "comp-b"};
+    if (i % 7 == 0) sub.namespace_name = "ns2";
+    clients.emplace_back(std::make_shared<RecordingStream>(), sub);
+    ASSERT_THAT(hub.Attach(clients.back().first, sub), IsOk());
+  }
+  Insert(0, 3, "comp-a");
+  Insert(3, 2, "comp-b", "ns2");
+  hub.Notify();
+  ASSERT_TRUE(CaughtUp(hub));
+  const auto all = All();
+  ASSERT_EQ(all.size(), 5u);
+  for (const auto& [stream, sub] : clients) {
+    const auto want = Expected(all, sub);
+    ASSERT_TRUE(WaitFor([&] { return stream->frames().size() >= want.size(); }));
+    EXPECT_EQ(Ids(*stream), want);
+  }
+  EXPECT_EQ(hub.clients(), 300u);
+}
+
 // Random interleavings of ingests, connects (from random Last-Event-IDs, memory or store
 // replays), disconnects and reconnects from the last id received: every client gets exactly
 // the frames after its id that match its subscription, in order, and a reconnect continues
