@@ -34,6 +34,19 @@ constexpr std::string_view kFeedTable = "kobs_k8s_events_feed";
 // An event notification the feed carries: not a deletion, and with a reason (as the original).
 constexpr std::string_view kIsEvent = "Reason != '' AND WatchType != 'DELETED'";
 
+// A RowBinary query in the feed's database. Position reads (the feed table) are small: no
+// parallel-read overhead. GET /events reads the newest rows of several parts in key order,
+// where parallel streams help.
+store::QueryOptions ReadOptions(const std::string& database, std::string_view table,
+                                std::vector<store::Param> params) {
+  store::QueryOptions o;
+  o.format = "RowBinary";
+  o.database = database;
+  o.params = std::move(params);
+  if (table == kFeedTable) o.settings = {{"max_threads", "1"}};
+  return o;
+}
+
 absl::StatusOr<std::vector<EventPtr>> Decode(std::string_view data) {
   std::vector<EventPtr> out;
   store::RowBinaryReader r(data);
@@ -91,14 +104,8 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::Run(std::string_view table,
                                                        const std::string& order,
                                                        std::vector<store::Param> params,
                                                        size_t limit) {
-  store::QueryOptions o;
-  o.format = "RowBinary";
-  o.database = database_;
-  o.params = std::move(params);
-  o.params.push_back(store::Param::Raw("limit", std::to_string(limit)));
-  // Position reads are small: no parallel-read overhead. GET /events reads the newest rows of
-  // several parts in key order, where parallel streams help.
-  if (table == kFeedTable) o.settings = {{"max_threads", "1"}};
+  params.push_back(store::Param::Raw("limit", std::to_string(limit)));
+  const store::QueryOptions o = ReadOptions(database_, table, std::move(params));
   const std::string sql = fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT "
                                       "{{limit:UInt64}}",
                                       columns, table, where, order);
@@ -131,22 +138,20 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::After(const Position& after,
 absl::StatusOr<std::vector<Position>> EventReader::PositionsBetween(const Position& from,
                                                                    const Position& to,
                                                                    size_t limit) {
-  store::QueryOptions o;
-  o.format = "RowBinary";
-  o.database = database_;
-  o.params = {store::Param::Raw("ft", std::to_string(from.time_ns)),
-              store::Param::Raw("fk", std::to_string(from.key)),
-              store::Param::Raw("tt", std::to_string(to.time_ns)),
-              store::Param::Raw("tk", std::to_string(to.key)),
-              store::Param::Raw("limit", std::to_string(limit))};
-  o.settings = {{"max_threads", "1"}};
+  const store::QueryOptions o =
+      ReadOptions(database_, kFeedTable,
+                  {store::Param::Raw("ft", std::to_string(from.time_ns)),
+                   store::Param::Raw("fk", std::to_string(from.key)),
+                   store::Param::Raw("tt", std::to_string(to.time_ns)),
+                   store::Param::Raw("tk", std::to_string(to.key)),
+                   store::Param::Raw("limit", std::to_string(limit))});
   const std::string sql = fmt::format(
-      "SELECT toUnixTimestamp64Nano(FeedTime), FeedKey FROM kobs_k8s_events_feed WHERE {} AND "
+      "SELECT toUnixTimestamp64Nano(FeedTime), FeedKey FROM {} WHERE {} AND "
       "FeedTime >= fromUnixTimestamp64Nano({{ft:Int64}}) AND "
       "FeedTime <= fromUnixTimestamp64Nano({{tt:Int64}}) AND "
       "(toUnixTimestamp64Nano(FeedTime), FeedKey) BETWEEN ({{ft:Int64}}, {{fk:UInt64}}) AND "
       "({{tt:Int64}}, {{tk:UInt64}}) ORDER BY FeedTime, FeedKey LIMIT {{limit:UInt64}}",
-      kIsEvent);
+      kFeedTable, kIsEvent);
   auto r = store_.Query(sql, o);
   if (!r.ok()) return r.status();
   std::vector<Position> out;
