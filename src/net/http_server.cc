@@ -246,14 +246,14 @@ class StreamImpl final : public StreamWriter, public std::enable_shared_from_thi
     char head[24];
     iovec iov[3];
     int parts = 0;
-    size_t total = data->size();
     if (framed) {
       const auto end = fmt::format_to_n(head, sizeof head, "{:x}\r\n", data->size()).out;
       iov[parts++] = {head, static_cast<size_t>(end - head)};
     }
     iov[parts++] = {const_cast<char*>(data->data()), data->size()};
     if (framed) iov[parts++] = {const_cast<char*>("\r\n"), 2};
-    if (framed) total += iov[0].iov_len + 2;
+    size_t total = 0;
+    for (int i = 0; i < parts; ++i) total += iov[i].iov_len;
     ssize_t n = -1;
     int err = EAGAIN;
     {
