@@ -458,6 +458,15 @@ Result RunPhase(const Args& a, int seconds, bool push) {
   return r;
 }
 
+// kobs_feed_events_total from the server's /metrics, or -1.
+int64_t FeedEventsTotal(kobs::bench::Client& http, const std::string& api) {
+  const std::string metrics = http.Get(api + "/metrics");
+  constexpr std::string_view kName = "\nkobs_feed_events_total ";
+  const size_t at = metrics.find(kName);
+  if (at == std::string::npos) return -1;
+  return std::atoll(metrics.c_str() + at + kName.size());
+}
+
 // GET /events latency on `rows` stored events over 1000 compositions.
 void EventsPhase(int64_t rows) {
   kobs::testing::TempDir dir;
@@ -500,6 +509,15 @@ void EventsPhase(int64_t rows) {
   }
   std::fprintf(stderr, "  merges done after %.0f s\n",
                std::chrono::duration<double>(Clock::now() - fill_start).count());
+  // The feed publishes every stored row, these too: until it has caught up with them, it
+  // takes a core of its own (about 2 min for 10M rows here), which is not the steady state.
+  const auto feed_deadline = Clock::now() + std::chrono::seconds(600);
+  while (Clock::now() < feed_deadline && FeedEventsTotal(http, server.api) < rows) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  std::fprintf(stderr, "  feed caught up after %.0f s (%lld events published)\n",
+               std::chrono::duration<double>(Clock::now() - fill_start).count(),
+               static_cast<long long>(FeedEventsTotal(http, server.api)));
   std::mt19937 rng(11);
   auto measure = [&](const char* name, const std::function<std::string()>& target, int n) {
     std::vector<double> ms;

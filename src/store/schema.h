@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,6 +45,17 @@ struct Migration {
   // Statements run in order; each is idempotent (IF NOT EXISTS).
   std::vector<std::string> statements;
 };
+
+// The fields of an event's SSE JSON (feed/event.h) as one Array(String) over the columns of
+// kobs_k8s_events and kobs_k8s_events_feed, in this order: ObjectApiVersion, ObjectKind,
+// ObjectName, ObjectNamespace, ObjectUid, Reason, Message, Type, the event time (the original
+// proxy's expression: eventTime, else lastTimestamp, else Timestamp) and SourceComponent.
+// kobs_k8s_events stores it as FeedFields.
+inline constexpr std::string_view kFeedFieldsExpression =
+    "[ObjectApiVersion, ObjectKind, ObjectName, ObjectNamespace, ObjectUid, Reason, Message, "
+    "Type, coalesce(nullIf(EventTime, ''), nullIf(LastTimestamp, ''), "
+    "formatDateTime(toDateTime(Timestamp), '%Y-%m-%dT%H:%i:%SZ', 'UTC')), SourceComponent]";
+inline constexpr int kFeedFieldsCount = 10;
 
 // The migrations for `options` on a server with `features`, in version order.
 std::vector<Migration> Migrations(const SchemaOptions& options, const ServerFeatures& features);

@@ -41,8 +41,8 @@ class SchemaTest : public testing::EmbeddedStoreSuite {
 TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   SchemaOptions o{.database = "fresh"};
   ASSERT_OK_AND_ASSIGN(SchemaState first, EnsureSchema(*store_, o));
-  EXPECT_EQ(first.applied, 11);
-  EXPECT_EQ(first.current_version, 11);
+  EXPECT_EQ(first.applied, 12);
+  EXPECT_EQ(first.current_version, 12);
   EXPECT_FALSE(first.logs_legacy_layout);
   EXPECT_TRUE(first.features.text_index());
   EXPECT_EQ(Scalar("SELECT arrayStringConcat(groupArray(name), ',') FROM (SELECT name FROM "
@@ -56,7 +56,7 @@ TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   ASSERT_OK_AND_ASSIGN(SchemaState second, EnsureSchema(*store_, o));
   EXPECT_EQ(second.applied, 0);
   EXPECT_EQ(Scalar("SELECT count(), uniqExact(Version) FROM fresh.kobs_schema_migrations"),
-            "11\t11");
+            "12\t12");
 }
 
 TEST_F(SchemaTest, LogsTableHasTheExporterColumnsAndTtl) {
@@ -153,10 +153,48 @@ TEST_F(SchemaTest, LegacyLogsLayoutIsDetectedAndKeepsWorking) {
             "10\t2025-11-24 16:00:00");
 }
 
+TEST_F(SchemaTest, EventRowsStoredBeforeFeedFieldsReadThem) {
+  // A store at version 11 (before FeedFields) with one event row in it.
+  SchemaOptions o{.database = "upgrade", .ttl = std::chrono::seconds(0)};
+  ASSERT_THAT(store_->Query("CREATE DATABASE upgrade", {}), IsOk());
+  ASSERT_THAT(store_->Query("CREATE TABLE upgrade.kobs_schema_migrations (`Version` UInt32, "
+                            "`Name` String, `AppliedAt` DateTime64(3) DEFAULT now64(3)) "
+                            "ENGINE = MergeTree ORDER BY Version",
+                            {}),
+              IsOk());
+  for (const Migration& m : Migrations(o, ServerFeatures{26, 7})) {
+    if (m.version > 11) continue;
+    for (const std::string& s : m.statements) ASSERT_THAT(store_->Query(s, {}), IsOk()) << s;
+    ASSERT_THAT(store_->Query(fmt::format("INSERT INTO upgrade.kobs_schema_migrations (Version, "
+                                          "Name) VALUES ({}, '{}')",
+                                          m.version, m.name),
+                              {}),
+                IsOk());
+  }
+  const std::string insert =
+      "INSERT INTO upgrade.kobs_k8s_events (Timestamp, CompositionId, EventUid, Type, Reason, "
+      "Message, ObjectKind, ObjectApiVersion, ObjectNamespace, ObjectName, ObjectUid, "
+      "SourceComponent, LastTimestamp) VALUES ('2025-11-24 16:00:00', 'c1', 'u{0}', 'Warning', "
+      "'BackOff', 'm{0}', 'Pod', 'v1', 'shop', 'web-{0}', 'pod-uid', 'kubelet', '{1}')";
+  ASSERT_THAT(store_->Query(fmt::format(fmt::runtime(insert), 1, ""), {}), IsOk());
+  ASSERT_OK_AND_ASSIGN(SchemaState st, EnsureSchema(*store_, o));
+  EXPECT_EQ(st.applied, 1);
+  EXPECT_EQ(st.current_version, 12);
+  // The old row's FeedFields is computed when read; a new row's is stored on insert.
+  ASSERT_THAT(store_->Query(fmt::format(fmt::runtime(insert), 2, "2025-11-24T16:00:05Z"), {}), IsOk());
+  EXPECT_EQ(Scalar("SELECT arrayStringConcat(FeedFields, '|') FROM upgrade.kobs_k8s_events "
+                   "ORDER BY EventUid FORMAT TSV"),
+            "v1|Pod|web-1|shop|pod-uid|BackOff|m1|Warning|2025-11-24T16:00:00Z|kubelet\n"
+            "v1|Pod|web-2|shop|pod-uid|BackOff|m2|Warning|2025-11-24T16:00:05Z|kubelet");
+  // Not in SELECT *: queries written for the table's columns see what they saw.
+  EXPECT_THAT(Scalar("SELECT * FROM upgrade.kobs_k8s_events LIMIT 1 FORMAT JSONEachRow"),
+              Not(HasSubstr("FeedFields")));
+}
+
 TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
   SchemaOptions o{.database = "otel", .cluster = "prod"};
   auto migrations = Migrations(o, ServerFeatures{26, 7});
-  ASSERT_EQ(migrations.size(), 11u);
+  ASSERT_EQ(migrations.size(), 12u);
   EXPECT_TRUE(migrations[8].statements.empty()) << "Replicated tables deduplicate by default";
   // The typed events table: replicated, filled on each shard from its own otel_logs_local.
   const auto& events = migrations[9].statements;
@@ -180,6 +218,13 @@ TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
   EXPECT_THAT(feed[5], HasSubstr("SELECT now64(9) AS FeedTime, FeedKey, Timestamp"));
   EXPECT_THAT(feed[5], HasSubstr("FROM `otel`.`kobs_k8s_events_local`"));
   EXPECT_THAT(feed[6], HasSubstr("Distributed(`prod`, `otel`, `kobs_k8s_events_feed_local`"));
+  // /events' fields as one column, on the storage and the Distributed table.
+  const auto& fields = migrations[11].statements;
+  ASSERT_EQ(fields.size(), 2u);
+  EXPECT_THAT(fields[0], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER `prod` "
+                                   "ADD COLUMN IF NOT EXISTS `FeedFields` Array(String) "
+                                   "MATERIALIZED [ObjectApiVersion,"));
+  EXPECT_THAT(fields[1], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events` ON CLUSTER `prod`"));
   const auto& logs = migrations[0].statements;
   ASSERT_EQ(logs.size(), 2u);
   EXPECT_THAT(logs[0], HasSubstr("CREATE TABLE IF NOT EXISTS `otel`.`otel_logs_local` ON CLUSTER `prod`"));
