@@ -475,21 +475,23 @@ void EventsPhase(int64_t rows) {
   std::fprintf(stderr, "GET /events: storing %lld event rows...\n", static_cast<long long>(rows));
   const auto fill_start = Clock::now();
   // Straight into the typed table, in 1M-row inserts: FeedTime, FeedKey from their defaults.
+  // Event times are spread evenly over the last 6.8 days, as a table under the default 7-day
+  // TTL holds them: a partition per day, each with its parts.
   for (int64_t done = 0; done < rows; done += 1'000'000) {
     const int64_t n = std::min<int64_t>(1'000'000, rows - done);
     const std::string sql = fmt::format(
         "INSERT INTO kobs_k8s_events (Timestamp, CompositionId, Namespace, WatchType, EventName, "
         "EventUid, ResourceVersion, Type, Reason, Message, ObjectKind, ObjectApiVersion, "
         "ObjectNamespace, ObjectName, ObjectUid, SourceComponent, Count, EventTime) "
-        "SELECT now64(9) - toIntervalMillisecond(number % 86400000), "
+        "SELECT now64(9) - toIntervalMillisecond(intDiv(number * 590000000, {2})), "
         "concat('bench-comp-', leftPad(toString(number % 1000), 5, '0')), "
         "concat('ns-', toString(number % 50)), 'ADDED', concat('ev-', toString(number)), "
         "generateUUIDv4(), toString(number), if(number % 7 = 0, 'Warning', 'Normal'), "
         "['BackOff','Pulled','Created','Started','Killing'][number % 5 + 1], "
         "concat('message ', toString(number)), 'Pod', 'v1', concat('ns-', toString(number % 50)), "
         "concat('pod-', toString(number % 20000)), toString(cityHash64(number % 20000)), "
-        "'kubelet', 1, '' FROM numbers({}, {})",
-        done + 0, n);
+        "'kubelet', 1, '' FROM numbers({0}, {1})",
+        done + 0, n, rows);
     std::string url = server.clickhouse + "/?query=" + kobs::bench::Escape(sql);
     long status = http.Post(url, "");
     if (status != 200) {
@@ -507,8 +509,13 @@ void EventsPhase(int64_t rows) {
     if (n == "0\n") break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  std::fprintf(stderr, "  merges done after %.0f s\n",
-               std::chrono::duration<double>(Clock::now() - fill_start).count());
+  std::string parts = http.Get(
+      server.clickhouse + "/?query=" +
+      kobs::bench::Escape("SELECT count(), uniq(partition) FROM system.parts WHERE active AND "
+                          "table = 'kobs_k8s_events' FORMAT CSV"));
+  if (!parts.empty() && parts.back() == '\n') parts.pop_back();
+  std::fprintf(stderr, "  merges done after %.0f s (kobs_k8s_events: parts,partitions %s)\n",
+               std::chrono::duration<double>(Clock::now() - fill_start).count(), parts.c_str());
   // The feed publishes every stored row, these too: until it has caught up with them, it
   // takes a core of its own (about 2 min for 10M rows here), which is not the steady state.
   const auto feed_deadline = Clock::now() + std::chrono::seconds(600);

@@ -136,6 +136,11 @@ const std::vector<OptionDoc>& Options() {
           "200"),
       Opt("feed.events_max_limit", "The most events GET /events returns (larger limits are "
                                    "capped).", "1000"),
+      Opt("feed.events_recent_window",
+          "GET /events reads this last stretch of event time first, and older events only when "
+          "it holds fewer than the limit (a busy composition's newest events then open a day "
+          "of the table, not a week); 0: one query over all.",
+          "24h"),
       Opt("clickhouse_http.listen", "Address of the ClickHouse HTTP endpoint over the store "
                                     "(empty disables it).", "127.0.0.1:8123"),
       Opt("clickhouse_http.user", "User the ClickHouse endpoint accepts.", "default"),

@@ -207,13 +207,35 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::Newest(size_t limit) {
 }
 
 absl::StatusOr<std::vector<EventPtr>> EventReader::Recent(const EventFilter& filter,
-                                                          size_t limit) {
-  std::string where(kIsEvent);
-  std::vector<store::Param> params;
-  AddFilter(filter, &where, &params);
+                                                          size_t limit,
+                                                          std::chrono::nanoseconds window) {
   // By event time only (as the original): one composition's newest rows are then the end of
   // its primary-key range, read in order.
-  return Run("kobs_k8s_events", kJsonColumns, where, "Timestamp DESC", std::move(params), limit);
+  auto newest = [this](const EventFilter& f, int64_t before_ns, size_t n) {
+    std::string where(kIsEvent);
+    std::vector<store::Param> params;
+    AddFilter(f, &where, &params);
+    if (before_ns > 0) {
+      where += " AND Timestamp < fromUnixTimestamp64Nano({before:Int64})";
+      params.push_back(store::Param::Raw("before", std::to_string(before_ns)));
+    }
+    return Run("kobs_k8s_events", kJsonColumns, where, "Timestamp DESC", std::move(params), n);
+  };
+  const int64_t boundary =
+      window.count() > 0
+          ? std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch() - window)
+                .count()
+          : 0;
+  if (boundary <= filter.since_ns) return newest(filter, 0, limit);
+  EventFilter recent = filter;
+  recent.since_ns = boundary;
+  auto out = newest(recent, 0, limit);
+  if (!out.ok() || out->size() >= limit) return out;
+  auto older = newest(filter, boundary, limit - out->size());
+  if (!older.ok()) return older.status();
+  out->insert(out->end(), older->begin(), older->end());
+  return out;
 }
 
 }  // namespace kobs::feed

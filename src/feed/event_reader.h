@@ -4,6 +4,7 @@
 // Thread-safe (the Store is); borrows the Store.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -48,8 +49,12 @@ class EventReader {
   // The `limit` events with the highest positions, oldest first.
   absl::StatusOr<std::vector<EventPtr>> Newest(size_t limit);
   // The newest events by event time, newest first (GET /events); only their JSON is read
-  // (no position, composition or namespace).
-  absl::StatusOr<std::vector<EventPtr>> Recent(const EventFilter& filter, size_t limit);
+  // (no position, composition or namespace). With a `window`, the events of the last `window`
+  // are read first, and the older ones only when those are fewer than `limit`: the table is
+  // partitioned by day, and each part a query opens costs about a millisecond, so a busy
+  // composition's newest events need not open a week of parts.
+  absl::StatusOr<std::vector<EventPtr>> Recent(const EventFilter& filter, size_t limit,
+                                               std::chrono::nanoseconds window = {});
 
  private:
   absl::StatusOr<std::vector<EventPtr>> Run(std::string_view table, std::string_view columns,

@@ -47,7 +47,8 @@ absl::StatusOr<FeedOptions> ParseFeedOptions(const YAML::Node& node) {
                                  {"enabled", "push", "bearer_token", "cors_origin", "keepalive",
                                   "retry", "poll_interval", "settle", "ring_size",
                                   "client_buffer", "max_clients", "fanout_threads",
-                                  "events_default_limit", "events_max_limit"},
+                                  "events_default_limit", "events_max_limit",
+                                  "events_recent_window"},
                                  "feed"));
   KOBS_RETURN_IF_ERROR(ReadBool(node, "enabled", &o.enabled));
   KOBS_RETURN_IF_ERROR(ReadBool(node, "push", &o.push));
@@ -78,6 +79,10 @@ absl::StatusOr<FeedOptions> ParseFeedOptions(const YAML::Node& node) {
   if (o.events_default_limit > o.events_max_limit) {
     return absl::InvalidArgumentError("feed.events_default_limit must not exceed "
                                       "feed.events_max_limit");
+  }
+  KOBS_RETURN_IF_ERROR(ReadDuration(node, "events_recent_window", &o.events_recent_window));
+  if (o.events_recent_window.count() < 0) {
+    return absl::InvalidArgumentError("feed.events_recent_window must not be negative");
   }
   if (o.hub.keepalive.count() < 1000 || o.hub.poll_interval.count() < 10 ||
       o.hub.retry.count() < 1 || o.hub.settle.count() < 0) {
@@ -254,7 +259,7 @@ void FeedService::HandleEvents(const net::Request& rq, net::ResponseWriter& w) {
     }
     limit = std::min(static_cast<size_t>(n), options_.events_max_limit);
   }
-  auto events = reader_.Recent(filter, limit);
+  auto events = reader_.Recent(filter, limit, options_.events_recent_window);
   if (!events.ok()) {
     net::Reply(w, 500, kText, "internal error\n");
     return;

@@ -7,6 +7,7 @@
 // optional bearer-token auth and a connection limit. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +46,9 @@ struct FeedOptions {
   // GET /events: rows when limit= is absent, and the most it may ask for.
   size_t events_default_limit = 200;
   size_t events_max_limit = 1000;
+  // GET /events reads the events of this last stretch of event time first, and older ones
+  // only when those are fewer than the limit (EventReader::Recent); 0: one query over all.
+  std::chrono::milliseconds events_recent_window = std::chrono::hours(24);
 };
 
 absl::StatusOr<FeedOptions> ParseFeedOptions(const YAML::Node& node);

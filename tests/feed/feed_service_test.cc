@@ -64,9 +64,9 @@ class FeedServiceTest : public kobs::testing::EmbeddedStoreSuite {
     ASSERT_THAT(store_->Insert("svc.otel_logs", store::LogColumns(), "RowBinary", data), IsOk());
   }
 
-  void Start(FeedOptions o) {
+  void Start(FeedOptions o, const std::string& database = "svc") {
     o.hub.poll_interval = std::chrono::milliseconds(20);
-    service_ = std::make_unique<FeedService>(*store_, "svc", o, metrics_);
+    service_ = std::make_unique<FeedService>(*store_, database, o, metrics_);
     auto http = net::HttpServer::Create({.name = "api"}, metrics_);
     ASSERT_THAT(http, IsOk());
     http_ = std::move(*http);
@@ -141,6 +141,45 @@ TEST_F(FeedServiceTest, ServesEventsWithFiltersAndBoundedLimits) {
               HasSubstr("HTTP/1.1 200"));
 }
 
+// GET /events reads the recent window first; events before it fill the rest of the limit,
+// in event-time order, and the answers are those of one query over everything.
+TEST_F(FeedServiceTest, EventsBeforeTheRecentWindowFillTheLimit) {
+  ASSERT_THAT(store::EnsureSchema(*store_, {.database = "win"}), IsOk());
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::string data;
+  for (int i = 0; i < 5; ++i) {
+    store::LogRow r = testing::EventRow(100 + i, "comp-w", "ns1");
+    // pod-100 and pod-101 in the last minutes, pod-102..104 three days ago.
+    const auto at = i < 2 ? now - std::chrono::minutes(i + 1)
+                          : now - std::chrono::hours(72) - std::chrono::minutes(i);
+    r.timestamp_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at).count();
+    store::EncodeLogRow(r, &data);
+  }
+  ASSERT_THAT(store_->Insert("win.otel_logs", store::LogColumns(), "RowBinary", data), IsOk());
+  auto names = [this](const std::string& target) {
+    std::string r = Exchange(port_, Get(target));
+    auto events = nlohmann::json::parse(r.substr(r.find("\r\n\r\n") + 4));
+    std::string out;
+    for (const auto& e : events) out += e["involvedObject"]["name"].get<std::string>() + " ";
+    return out;
+  };
+  for (auto window : {std::chrono::milliseconds(std::chrono::hours(24)),
+                      std::chrono::milliseconds(0)}) {
+    FeedOptions o;
+    o.events_recent_window = window;
+    Start(o, "win");
+    EXPECT_EQ(names("/events/comp-w?limit=2"), "pod-100 pod-101 ");
+    EXPECT_EQ(names("/events/comp-w?limit=4"), "pod-100 pod-101 pod-102 pod-103 ");
+    EXPECT_EQ(names("/events/comp-w"), "pod-100 pod-101 pod-102 pod-103 pod-104 ");
+    EXPECT_EQ(names("/events/comp-w?since=1h"), "pod-100 pod-101 ");
+    EXPECT_EQ(names("/events/comp-w?since=100h&limit=3"), "pod-100 pod-101 pod-102 ");
+    EXPECT_EQ(names("/events?namespace=ns1&limit=3"), "pod-100 pod-101 pod-102 ");
+    TearDown();
+    service_.reset();
+    http_.reset();
+  }
+}
+
 TEST_F(FeedServiceTest, EnforcesTheTokenAndTheClientLimit) {
   FeedOptions o;
   o.bearer_token = "s3cret";
@@ -186,6 +225,9 @@ TEST(FeedOptionsTest, ParsesAndRejects) {
   EXPECT_FALSE(ParseFeedOptions(YAML::Load("{max_clients: 0}")).ok());
   EXPECT_FALSE(ParseFeedOptions(YAML::Load("{keepalive: 10ms}")).ok());
   EXPECT_FALSE(ParseFeedOptions(YAML::Load("{events_default_limit: 5000}")).ok());
+  EXPECT_FALSE(ParseFeedOptions(YAML::Load("{events_recent_window: -1s}")).ok());
+  EXPECT_EQ(ParseFeedOptions(YAML::Load("{events_recent_window: 0}"))->events_recent_window,
+            std::chrono::milliseconds(0));
 }
 
 }  // namespace
