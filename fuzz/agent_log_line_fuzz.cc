@@ -4,7 +4,9 @@
 // holds more lines than the bound; stripping leaves no ESC byte.
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/log_line.h"
 
@@ -12,9 +14,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   kobs::agent::LineAssembler assembler(64);
   kobs::agent::Recombiner recombiner(4, 256);
+  std::vector<kobs::agent::Recombiner::Entry> done;
+  std::string scratch;
   auto recombine = [&](const kobs::agent::LineAssembler::Line& line) {
     if (line.text.size() > 64) std::abort();
-    for (const auto& e : recombiner.Add(line)) {
+    done.clear();
+    recombiner.Add(line, &done);
+    for (const auto& e : done) {
       if (e.lines > 4) std::abort();
     }
   };
@@ -22,8 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (start <= input.size()) {
     size_t nl = input.find('\n', start);
     std::string_view line = input.substr(start, nl == std::string_view::npos ? nl : nl - start);
-    if (auto parsed = kobs::agent::ParseLogLine(line); parsed.ok()) {
-      if (auto whole = assembler.Add(*std::move(parsed))) recombine(*whole);
+    kobs::agent::LogLine part;
+    if (kobs::agent::ParseLogLine(line, &part, &scratch).ok()) {
+      if (auto whole = assembler.Add(part)) recombine(*whole);
     }
     if (kobs::agent::StripAnsi(line).find('\x1b') != std::string::npos) std::abort();
     if (nl == std::string_view::npos) break;

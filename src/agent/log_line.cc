@@ -43,13 +43,6 @@ bool JavaExceptionLine(std::string_view line) {
   return ends("Exception") || ends("Error") || ends("Throwable");
 }
 
-// Stream names are "stdout" and "stderr": compared with a size known here, the comparison is
-// inlined (it runs several times for every log line).
-bool SameStream(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  return a.size() == 6 ? std::memcmp(a.data(), b.data(), 6) == 0 : a == b;
-}
-
 bool GoroutineHeader(std::string_view line) {
   return StartsWith(line, "goroutine ") && line.find(" [") != std::string_view::npos &&
          !line.empty() && line.back() == ':';
@@ -57,97 +50,96 @@ bool GoroutineHeader(std::string_view line) {
 
 }  // namespace
 
-absl::StatusOr<LogLine> ParseCriLine(std::string_view line) {
+// The buffer of joined lines each stream keeps between lines, at most.
+constexpr size_t kKeepBytes = 64 << 10;
+
+std::string_view StreamName(Stream s) { return s == Stream::kStderr ? "stderr" : "stdout"; }
+
+absl::Status ParseCriLine(std::string_view line, LogLine* out) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   size_t sp1 = line.find(' ');
   if (sp1 == std::string_view::npos) return Bad("CRI line without a stream", line);
   size_t sp2 = line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos) return Bad("CRI line without a tag", line);
-  LogLine out;
   absl::StatusOr<int64_t> t = ParseRfc3339Nanos(line.substr(0, sp1));
   if (!t.ok()) return t.status();
-  out.time_unix_nano = *t;
+  out->time_unix_nano = *t;
   const std::string_view stream = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  if (stream != "stdout" && stream != "stderr") return Bad("CRI line with an unknown stream", line);
-  out.stream.assign(stream);
+  if (stream == "stdout") {
+    out->stream = Stream::kStdout;
+  } else if (stream == "stderr") {
+    out->stream = Stream::kStderr;
+  } else {
+    return Bad("CRI line with an unknown stream", line);
+  }
   // Tags: "P" or "F", possibly followed by more ':'-separated tags (the CRI's forward rule).
   size_t sp3 = line.find(' ', sp2 + 1);
   std::string_view tags = line.substr(sp2 + 1, sp3 == std::string_view::npos ? std::string_view::npos
                                                                              : sp3 - sp2 - 1);
   std::string_view first = tags.substr(0, tags.find(':'));
   if (first != "P" && first != "F") return Bad("CRI line with an unknown tag", line);
-  out.partial = first == "P";
-  if (sp3 != std::string_view::npos) {
-    const std::string_view text = line.substr(sp3 + 1);
-    // A part is followed by more: room for a short last part saves a reallocation and a copy.
-    if (out.partial) out.text.reserve(text.size() + 4096);
-    out.text.assign(text.data(), text.size());
-  }
-  return out;
+  out->partial = first == "P";
+  out->text = sp3 == std::string_view::npos ? std::string_view() : line.substr(sp3 + 1);
+  return absl::OkStatus();
 }
 
-absl::StatusOr<LogLine> ParseDockerLine(std::string_view line) {
+absl::Status ParseDockerLine(std::string_view line, LogLine* out, std::string* scratch) {
   nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("log") || !j["log"].is_string()) {
     return Bad("not a Docker json-file record", line);
   }
-  LogLine out;
-  out.text = j["log"].get<std::string>();
-  out.partial = out.text.empty() || out.text.back() != '\n';
-  if (!out.partial) out.text.pop_back();
+  *scratch = j["log"].get<std::string>();
+  out->partial = scratch->empty() || scratch->back() != '\n';
+  out->text = *scratch;
+  if (!out->partial) out->text.remove_suffix(1);
   auto stream = j.find("stream");
-  out.stream = stream != j.end() && stream->is_string() ? stream->get<std::string>() : "stdout";
-  if (out.stream != "stderr") out.stream = "stdout";
+  out->stream = stream != j.end() && stream->is_string() && *stream == "stderr" ? Stream::kStderr
+                                                                                : Stream::kStdout;
+  out->time_unix_nano = 0;
   auto time = j.find("time");
   if (time != j.end() && time->is_string()) {
     absl::StatusOr<int64_t> t = ParseRfc3339Nanos(time->get<std::string>());
     if (!t.ok()) return t.status();
-    out.time_unix_nano = *t;
+    out->time_unix_nano = *t;
   }
-  return out;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<LogLine> ParseLogLine(std::string_view line) {
-  if (!line.empty() && line.front() == '{') return ParseDockerLine(line);
-  return ParseCriLine(line);
+absl::Status ParseLogLine(std::string_view line, LogLine* out, std::string* scratch) {
+  if (!line.empty() && line.front() == '{') return ParseDockerLine(line, out, scratch);
+  return ParseCriLine(line, out);
 }
 
-LineAssembler::Pending& LineAssembler::For(const std::string& stream) {
-  return std::string_view(stream) == "stderr" ? stderr_ : stdout_;
-}
-
-std::optional<LineAssembler::Line> LineAssembler::Add(LogLine part) {
-  Pending& p = For(part.stream);
-  if (!p.active && part.text.size() <= max_bytes_) {
-    p.line = Line{part.time_unix_nano, std::move(part.stream), std::move(part.text), false};
-    p.active = true;
-    if (part.partial) return std::nullopt;
-    p.active = false;
-    return std::move(p.line);
-  }
+std::optional<LineAssembler::Line> LineAssembler::Add(const LogLine& part) {
+  Pending& p = pending_[static_cast<int>(part.stream)];
   if (!p.active) {
-    p.line = Line{part.time_unix_nano, part.stream, "", false};
+    // The last joined line is no longer needed: a long one's buffer is not kept (a node has
+    // hundreds of files, each with two streams).
+    if (p.text.capacity() > kKeepBytes) std::string().swap(p.text);
+    if (!part.partial && part.text.size() <= max_bytes_) {
+      return Line{part.time_unix_nano, part.stream, part.text, false};  // no copy
+    }
+    p.time_unix_nano = part.time_unix_nano;
+    p.text.clear();
+    p.truncated = false;
     p.active = true;
   }
-  if (!p.line.truncated) {
-    size_t room = max_bytes_ - std::min(max_bytes_, p.line.text.size());
-    if (part.text.size() > room) {
-      p.line.text.append(part.text, 0, room);
-      p.line.truncated = true;
-    } else {
-      p.line.text += part.text;
-    }
+  if (!p.truncated) {
+    const size_t room = max_bytes_ - std::min(max_bytes_, p.text.size());
+    p.truncated = part.text.size() > room;
+    p.text.append(part.text.substr(0, room));
   }
   if (part.partial) return std::nullopt;
   p.active = false;
-  return std::move(p.line);
+  return Line{p.time_unix_nano, part.stream, p.text, p.truncated};
 }
 
 std::vector<LineAssembler::Line> LineAssembler::Flush() {
   std::vector<Line> out;
-  for (Pending* p : {&stdout_, &stderr_}) {
-    if (p->active) out.push_back(std::move(p->line));
-    p->active = false;
+  for (Stream s : {Stream::kStdout, Stream::kStderr}) {
+    Pending& p = pending_[static_cast<int>(s)];
+    if (p.active) out.push_back(Line{p.time_unix_nano, s, p.text, p.truncated});
+    p.active = false;
   }
   return out;
 }
@@ -169,16 +161,9 @@ bool Recombiner::Continues(const Open& open, std::string_view line) const {
   return JavaExceptionLine(line);
 }
 
-std::vector<Recombiner::Entry> Recombiner::Add(const LineAssembler::Line& line) {
-  std::vector<Entry> done;
-  LineAssembler::Line copy = line;
-  Add(std::move(copy), &done);
-  return done;
-}
-
-void Recombiner::Add(LineAssembler::Line&& line, std::vector<Entry>* done) {
+void Recombiner::Add(const LineAssembler::Line& line, std::vector<Entry>* done) {
   auto it = std::find_if(open_.begin(), open_.end(),
-                         [&](const Open& o) { return SameStream(o.entry.stream, line.stream); });
+                         [&](const Open& o) { return o.stream == line.stream; });
   if (it != open_.end()) {
     if (Continues(*it, line.text)) {
       it->entry.text += '\n';
@@ -196,6 +181,7 @@ void Recombiner::Add(LineAssembler::Line&& line, std::vector<Entry>* done) {
     done->push_back(std::move(it->entry));
   } else {
     it = open_.emplace(open_.end());
+    it->stream = line.stream;
   }
   // The stream's entry starts over in place with this line.
   Open& o = *it;
@@ -204,14 +190,13 @@ void Recombiner::Add(LineAssembler::Line&& line, std::vector<Entry>* done) {
   if (GoroutineHeader(line.text) || StartsWith(line.text, "panic: ")) o.mode = Open::Mode::kGo;
   if (StartsWith(line.text, "Traceback (most recent call last):")) o.mode = Open::Mode::kPython;
   o.entry.time_unix_nano = line.time_unix_nano;
-  o.entry.stream = std::move(line.stream);
-  o.entry.text = std::move(line.text);
+  o.entry.stream = StreamName(line.stream);
+  o.entry.text = line.text;
   o.entry.lines = 1;
 }
 
-bool Recombiner::pending(const std::string& stream) const {
-  return std::any_of(open_.begin(), open_.end(),
-                     [&](const Open& o) { return SameStream(o.entry.stream, stream); });
+bool Recombiner::pending(Stream stream) const {
+  return std::any_of(open_.begin(), open_.end(), [&](const Open& o) { return o.stream == stream; });
 }
 
 std::vector<Recombiner::Entry> Recombiner::Flush() {

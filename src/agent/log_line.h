@@ -15,24 +15,30 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "common/time_util.h"
 
 namespace kobs::agent {
 
+enum class Stream : uint8_t { kStdout = 0, kStderr = 1 };
+// "stdout" or "stderr".
+std::string_view StreamName(Stream s);
+
+// A line of a log file as parsed. Its text is a view: into the line itself (CRI), or into the
+// caller's scratch string (Docker, whose text is JSON-escaped). Nothing is copied per line.
 struct LogLine {
   int64_t time_unix_nano = 0;
-  std::string stream;  // "stdout" or "stderr"
+  Stream stream = Stream::kStdout;
   bool partial = false;  // a part of a longer line (CRI `P`, Docker `log` without "\n")
-  std::string text;      // without the trailing newline
+  std::string_view text;  // without the trailing newline
 };
 
 // One line of a CRI log file (without its "\n"). InvalidArgument names what is wrong.
-absl::StatusOr<LogLine> ParseCriLine(std::string_view line);
-// One line of a Docker json-file log.
-absl::StatusOr<LogLine> ParseDockerLine(std::string_view line);
+absl::Status ParseCriLine(std::string_view line, LogLine* out);
+// One line of a Docker json-file log; the text is decoded into `scratch`.
+absl::Status ParseDockerLine(std::string_view line, LogLine* out, std::string* scratch);
 // Either, told apart by the first byte ('{' is Docker's).
-absl::StatusOr<LogLine> ParseLogLine(std::string_view line);
+absl::Status ParseLogLine(std::string_view line, LogLine* out, std::string* scratch);
 
 // Joins partial lines, per stream, into whole lines. A line longer than `max_bytes` is cut
 // there and marked truncated, the rest of it dropped, so a runaway writer cannot take the
@@ -43,23 +49,26 @@ class LineAssembler {
 
   struct Line {
     int64_t time_unix_nano = 0;  // of its first part
-    std::string stream;
-    std::string text;
+    Stream stream = Stream::kStdout;
+    // A whole part that nothing of its stream precedes is passed through: this is its text.
+    // Else the joined line held here, valid until the next Add() or Flush().
+    std::string_view text;
     bool truncated = false;
   };
   // A whole line when `part` completes one.
-  std::optional<Line> Add(LogLine part);
-  // What is pending (a file that ended mid-line), as lines.
+  std::optional<Line> Add(const LogLine& part);
+  // What is pending (a file that ended mid-line), as lines (valid until the next call).
   std::vector<Line> Flush();
 
  private:
   struct Pending {
-    Line line;
+    int64_t time_unix_nano = 0;
+    std::string text;
+    bool truncated = false;
     bool active = false;
   };
-  Pending& For(const std::string& stream);
   const size_t max_bytes_;
-  Pending stdout_, stderr_;
+  Pending pending_[2];  // by Stream
 };
 
 // Joins whole lines into log entries. A line continues the entry before it (of the same
@@ -78,18 +87,17 @@ class Recombiner {
     std::string text;  // lines joined with "\n"
     size_t lines = 0;
   };
-  // The entries that `line` completes (zero, one, or one per stream when streams alternate).
-  std::vector<Entry> Add(const LineAssembler::Line& line);
-  // The same, taking the line's text and appending the completed entries to `done` (the
-  // tailer's path: no copies of the text, no vector per line).
-  void Add(LineAssembler::Line&& line, std::vector<Entry>* done);
+  // Appends the entries that `line` completes to `done` (zero, one, or one per stream when
+  // streams alternate). The line's text is copied once, into its entry.
+  void Add(const LineAssembler::Line& line, std::vector<Entry>* done);
   // Every pending entry (at the end of a file, or after a quiet interval).
   std::vector<Entry> Flush();
   bool pending() const { return !open_.empty(); }
-  bool pending(const std::string& stream) const;
+  bool pending(Stream stream) const;
 
  private:
   struct Open {
+    Stream stream = Stream::kStdout;
     Entry entry;
     enum class Mode { kPlain, kGo, kPython } mode = Mode::kPlain;
     bool last_blank = false;

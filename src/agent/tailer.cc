@@ -23,8 +23,6 @@ using Steady = std::chrono::steady_clock;
 
 constexpr uint64_t kHeadBytes = 256;
 
-// The held-back positions of a file are kept per stream: stdout, and anything else (stderr).
-int Slot(const std::string& stream) { return std::string_view(stream) == "stdout" ? 0 : 1; }
 
 bool ParseLogPath(const std::string& relative, ContainerRef* ref) {
   // <ns>_<pod>_<uid>/<container>/<n>.log; namespaces and pod names have no '_', uids neither.
@@ -60,7 +58,7 @@ struct Tailer::File {
   LineAssembler assembler;
   Recombiner recombiner;
   // Where each stream's held-back content starts (in the assembler, then the recombiner), by
-  // Slot(stream).
+  // Stream.
   std::array<std::optional<uint64_t>, 2> assembling_from, entry_from;
   std::vector<Recombiner::Entry> done;  // reused for every line
   Steady::time_point last_line = Steady::now();
@@ -200,31 +198,29 @@ void Tailer::Read(File& f, std::vector<TailedEntry>& out, bool flush_entries) {
         const uint64_t line_start = base + pos;
         std::string_view line(data + pos, static_cast<size_t>(nl - data) - pos);
         ++lines_read_;
-        absl::StatusOr<LogLine> parsed = ParseLogLine(line);
-        if (!parsed.ok()) {
+        LogLine part;
+        if (!ParseLogLine(line, &part, &scratch_).ok()) {
           ++parse_errors_;
           continue;
         }
-        const int slot = Slot(parsed->stream);
+        const int slot = static_cast<int>(part.stream);
         if (!f.assembling_from[slot]) f.assembling_from[slot] = line_start;
-        std::optional<LineAssembler::Line> whole = f.assembler.Add(*std::move(parsed));
+        std::optional<LineAssembler::Line> whole = f.assembler.Add(part);
         if (!whole) continue;
         const uint64_t whole_start = *f.assembling_from[slot];
         f.assembling_from[slot].reset();
-        const bool truncated = whole->truncated;
-        const std::string stream = whole->stream;
         f.done.clear();
-        f.recombiner.Add(std::move(*whole), &f.done);
+        f.recombiner.Add(*whole, &f.done);
         // The entry now open for this stream starts at this line, unless this line continued
         // the one that was open.
-        if (!f.recombiner.pending(stream)) {
+        if (!f.recombiner.pending(part.stream)) {
           f.entry_from[slot].reset();
         } else if (!f.done.empty() || !f.entry_from[slot]) {
           f.entry_from[slot] = whole_start;
         }
         const size_t before = out.size();
         for (Recombiner::Entry& e : f.done) out.push_back(TailedEntry{f.ref, std::move(e)});
-        if (truncated && out.size() > before) out.back().truncated = true;
+        if (whole->truncated && out.size() > before) out.back().truncated = true;
       }
       if (pos > 0) f.last_line = Steady::now();  // once per read: clocks can be slow in VMs
       f.buffer.assign(data + pos, size - pos);
@@ -237,8 +233,10 @@ void Tailer::Read(File& f, std::vector<TailedEntry>& out, bool flush_entries) {
     }
   };
   auto flush_all = [&] {
-    std::vector<LineAssembler::Line> rest = f.assembler.Flush();
-    for (const auto& l : rest) Emit(f, f.recombiner.Add(l), out);
+    f.done.clear();
+    for (const LineAssembler::Line& l : f.assembler.Flush()) f.recombiner.Add(l, &f.done);
+    Emit(f, std::move(f.done), out);
+    f.done.clear();
     Emit(f, f.recombiner.Flush(), out);
     f.Reset();
   };

@@ -85,6 +85,7 @@ class Tailer {
   Sink sink_;
   std::map<std::string, std::unique_ptr<File>> files_;  // by path
   std::unique_ptr<char[]> chunk_;  // the read buffer, shared by every file
+  std::string scratch_;            // a Docker line's decoded text
   size_t chunk_size_ = 0;
   std::map<std::string, std::pair<uint64_t, uint64_t>> restored_;  // path -> (inode, offset)
   std::vector<TailedEntry> undelivered_;  // refused by the sink; offered again first

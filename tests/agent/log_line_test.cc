@@ -27,19 +27,23 @@ std::vector<Recombiner::Entry> Entries(const std::vector<std::string>& lines) {
   LineAssembler assembler;
   Recombiner recombiner;
   std::vector<Recombiner::Entry> out;
+  std::string scratch;
   for (const std::string& l : lines) {
-    absl::StatusOr<LogLine> parsed = ParseLogLine(l);
-    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    LogLine part;
+    absl::Status parsed = ParseLogLine(l, &part, &scratch);
+    EXPECT_TRUE(parsed.ok()) << parsed;
     if (!parsed.ok()) continue;
-    if (auto whole = assembler.Add(*std::move(parsed))) {
-      for (auto& e : recombiner.Add(*whole)) out.push_back(std::move(e));
-    }
+    if (auto whole = assembler.Add(part)) recombiner.Add(*whole, &out);
   }
-  for (auto& w : assembler.Flush()) {
-    for (auto& e : recombiner.Add(w)) out.push_back(std::move(e));
-  }
+  for (const auto& w : assembler.Flush()) recombiner.Add(w, &out);
   for (auto& e : recombiner.Flush()) out.push_back(std::move(e));
   return out;
+}
+
+// Whole lines of one stream through a recombiner.
+void Recombine(Recombiner& r, Stream stream, const std::vector<std::string>& lines,
+               std::vector<Recombiner::Entry>* out) {
+  for (const std::string& l : lines) r.Add({0, stream, l, false}, out);
 }
 
 TEST(LogLineTest, Rfc3339WithGoTrimmedFractionsAndOffsets) {  // common/time_util
@@ -53,20 +57,41 @@ TEST(LogLineTest, Rfc3339WithGoTrimmedFractionsAndOffsets) {  // common/time_uti
 }
 
 TEST(LogLineTest, CriLines) {
-  ASSERT_OK_AND_ASSIGN(LogLine l, ParseCriLine("2020-08-19T21:06:24.337499838Z stderr F hello world"));
-  EXPECT_EQ(l.stream, "stderr");
+  LogLine l;
+  ASSERT_OK(ParseCriLine("2020-08-19T21:06:24.337499838Z stderr F hello world", &l));
+  EXPECT_EQ(l.stream, Stream::kStderr);
   EXPECT_FALSE(l.partial);
   EXPECT_EQ(l.text, "hello world");
-  ASSERT_OK_AND_ASSIGN(l, ParseCriLine("2020-08-19T21:06:24Z stdout P part"));
+  EXPECT_EQ(l.time_unix_nano, 1597871184337499838);
+  ASSERT_OK(ParseCriLine("2020-08-19T21:06:24Z stdout P part", &l));
   EXPECT_TRUE(l.partial);
-  ASSERT_OK_AND_ASSIGN(l, ParseCriLine("2020-08-19T21:06:24Z stdout F"));
+  EXPECT_EQ(l.stream, Stream::kStdout);
+  ASSERT_OK(ParseCriLine("2020-08-19T21:06:24Z stdout F", &l));
   EXPECT_EQ(l.text, "");
-  ASSERT_OK_AND_ASSIGN(l, ParseCriLine("2020-08-19T21:06:24Z stdout F:x  two spaces "));
+  ASSERT_OK(ParseCriLine("2020-08-19T21:06:24Z stdout F:x  two spaces \r", &l));
   EXPECT_EQ(l.text, " two spaces ");
   for (const char* bad : {"", "garbage", "2020-08-19T21:06:24Z stdout", "2020-08-19T21:06:24Z stdin F x",
                           "2020-08-19T21:06:24Z stdout X x", "yesterday stdout F x"}) {
-    EXPECT_FALSE(ParseCriLine(bad).ok()) << bad;
+    EXPECT_FALSE(ParseCriLine(bad, &l).ok()) << bad;
   }
+}
+
+TEST(LogLineTest, DockerLines) {
+  LogLine l;
+  std::string scratch;
+  ASSERT_OK(ParseDockerLine(
+      R"({"log":"a \"quoted\" word\n","stream":"stderr","time":"2020-08-19T21:06:24Z"})", &l,
+      &scratch));
+  EXPECT_EQ(l.text, "a \"quoted\" word");
+  EXPECT_EQ(l.stream, Stream::kStderr);
+  EXPECT_FALSE(l.partial);
+  EXPECT_EQ(l.time_unix_nano, 1597871184000000000);
+  ASSERT_OK(ParseDockerLine(R"({"log":"part","stream":"other"})", &l, &scratch));
+  EXPECT_TRUE(l.partial);
+  EXPECT_EQ(l.stream, Stream::kStdout);
+  EXPECT_EQ(l.time_unix_nano, 0);
+  EXPECT_FALSE(ParseDockerLine(R"({"stream":"stdout"})", &l, &scratch).ok());
+  EXPECT_FALSE(ParseDockerLine(R"({"log":"x","time":"never"})", &l, &scratch).ok());
 }
 
 TEST(LogLineTest, CriJavaStackTraceIsOneEntryPerException) {
@@ -105,31 +130,53 @@ TEST(LogLineTest, DockerStreamsStayApart) {
 
 TEST(LogLineTest, LongLinesAreBoundedAndMarked) {
   LineAssembler a(10);
-  EXPECT_FALSE(a.Add({1, "stdout", true, "0123456"}).has_value());
-  auto line = a.Add({2, "stdout", false, "789abcdef"});
+  EXPECT_FALSE(a.Add({1, Stream::kStdout, true, "0123456"}).has_value());
+  auto line = a.Add({2, Stream::kStdout, false, "789abcdef"});
   ASSERT_TRUE(line.has_value());
   EXPECT_EQ(line->text, "0123456789");
   EXPECT_TRUE(line->truncated);
   EXPECT_EQ(line->time_unix_nano, 1);
-  EXPECT_FALSE(a.Add({3, "stderr", true, "pending"}).has_value());
+  // A whole line too long by itself is cut too; one within the bound passes as it is.
+  line = a.Add({3, Stream::kStdout, false, "0123456789abc"});
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(line->text, "0123456789");
+  EXPECT_TRUE(line->truncated);
+  const std::string whole = "short";
+  line = a.Add({4, Stream::kStdout, false, whole});
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(line->text.data(), whole.data()) << "a whole line is not copied";
+  EXPECT_FALSE(line->truncated);
+  EXPECT_FALSE(a.Add({5, Stream::kStderr, true, "pending"}).has_value());
   auto rest = a.Flush();
   ASSERT_EQ(rest.size(), 1u);
   EXPECT_EQ(rest[0].text, "pending");
+  EXPECT_EQ(rest[0].stream, Stream::kStderr);
+}
+
+TEST(LogLineTest, PartsOfTheTwoStreamsAreJoinedApart) {
+  LineAssembler a;
+  EXPECT_FALSE(a.Add({1, Stream::kStdout, true, "out-"}).has_value());
+  EXPECT_FALSE(a.Add({2, Stream::kStderr, true, "err-"}).has_value());
+  auto err = a.Add({3, Stream::kStderr, false, "end"});
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->text, "err-end");
+  EXPECT_EQ(err->time_unix_nano, 2);
+  auto out = a.Add({4, Stream::kStdout, false, "end"});
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->text, "out-end");
+  EXPECT_EQ(out->stream, Stream::kStdout);
 }
 
 TEST(LogLineTest, GoPanicsPythonTracebacksAndTheOriginalRule) {
   Recombiner r;
   std::vector<Recombiner::Entry> out;
-  auto feed = [&](std::vector<std::string> lines) {
-    for (const std::string& l : lines) {
-      for (auto& e : r.Add({0, "stderr", l, false})) out.push_back(std::move(e));
-    }
-  };
-  feed({"panic: runtime error: index out of range [3] with length 3", "",
-        "goroutine 1 [running]:", "main.main()", "\t/app/main.go:12 +0x1d", "",
-        "goroutine 7 [chan receive]:", "main.worker()", "", "exit status 2",
-        "Traceback (most recent call last):", "  File \"app.py\", line 3, in <module>",
-        "    main()", "ValueError: bad input", "{\"level\":\"info\"", "}", "done"});
+  Recombine(r, Stream::kStderr,
+            {"panic: runtime error: index out of range [3] with length 3", "",
+             "goroutine 1 [running]:", "main.main()", "\t/app/main.go:12 +0x1d", "",
+             "goroutine 7 [chan receive]:", "main.worker()", "", "exit status 2",
+             "Traceback (most recent call last):", "  File \"app.py\", line 3, in <module>",
+             "    main()", "ValueError: bad input", "{\"level\":\"info\"", "}", "done"},
+            &out);
   for (auto& e : r.Flush()) out.push_back(std::move(e));
   ASSERT_EQ(out.size(), 5u);
   EXPECT_THAT(out[0].text, HasSubstr("goroutine 7 [chan receive]:"));
@@ -138,20 +185,23 @@ TEST(LogLineTest, GoPanicsPythonTracebacksAndTheOriginalRule) {
   EXPECT_THAT(out[2].text, HasSubstr("ValueError: bad input"));
   EXPECT_EQ(out[3].text, "{\"level\":\"info\"\n}");
   EXPECT_EQ(out[4].text, "done");
+  EXPECT_EQ(out[4].stream, "stderr");
 }
 
 TEST(LogLineTest, JavaCausedByAndExceptionNamesContinue) {
   Recombiner r;
   std::vector<Recombiner::Entry> out;
-  for (const char* l : {"2026-12-06 10:00:00.000 ERROR 1 --- [main] c.e.App : failed",
-                        "java.lang.IllegalStateException: boom", "\tat c.e.App.run(App.java:10)",
-                        "Caused by: java.io.IOException: disk", "\t... 3 more",
-                        "2026-12-06 10:00:01.000  INFO 1 --- [main] c.e.App : next"}) {
-    for (auto& e : r.Add({0, "stdout", l, false})) out.push_back(std::move(e));
-  }
+  Recombine(r, Stream::kStdout,
+            {"2026-12-06 10:00:00.000 ERROR 1 --- [main] c.e.App : failed",
+             "java.lang.IllegalStateException: boom", "\tat c.e.App.run(App.java:10)",
+             "Caused by: java.io.IOException: disk", "\t... 3 more",
+             "2026-12-06 10:00:01.000  INFO 1 --- [main] c.e.App : next"},
+            &out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].lines, 5u);
   EXPECT_TRUE(r.pending());
+  EXPECT_TRUE(r.pending(Stream::kStdout));
+  EXPECT_FALSE(r.pending(Stream::kStderr));
 }
 
 TEST(LogLineTest, AnsiCodesAreStripped) {
