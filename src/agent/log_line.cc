@@ -50,9 +50,6 @@ bool GoroutineHeader(std::string_view line) {
 
 }  // namespace
 
-// The buffer of joined lines each stream keeps between lines, at most.
-constexpr size_t kKeepBytes = 64 << 10;
-
 std::string_view StreamName(Stream s) { return s == Stream::kStderr ? "stderr" : "stdout"; }
 
 absl::Status ParseCriLine(std::string_view line, LogLine* out) {
@@ -113,9 +110,10 @@ absl::Status ParseLogLine(std::string_view line, LogLine* out, std::string* scra
 std::optional<LineAssembler::Line> LineAssembler::Add(const LogLine& part) {
   Pending& p = pending_[static_cast<int>(part.stream)];
   if (!p.active) {
-    // The last joined line is no longer needed: a long one's buffer is not kept (a node has
-    // hundreds of files, each with two streams).
-    if (p.text.capacity() > kKeepBytes) std::string().swap(p.text);
+    // The last joined line is no longer needed, nor its buffer: joined lines are long (a
+    // runtime splits lines at 16 KiB) and rare, and a node has hundreds of files, each with
+    // two streams.
+    if (!p.text.empty()) std::string().swap(p.text);
     if (!part.partial && part.text.size() <= max_bytes_) {
       return Line{part.time_unix_nano, part.stream, part.text, false};  // no copy
     }
