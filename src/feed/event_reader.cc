@@ -21,8 +21,9 @@ const std::string& FeedColumns() {
   return columns;
 }
 
-// GET /events needs only the JSON's fields, which kobs_k8s_events stores as one column: read
-// lazily for the rows sent, one column costs a tenth of ten (each is read part by part).
+// GET /events needs only the JSON's fields, which kobs_k8s_events stores as one column: the
+// rows sent are read lazily, column by column and part by part, so one column is much cheaper
+// than ten.
 constexpr std::string_view kJsonColumns = "toInt64(0), toUInt64(0), '', '', FeedFields";
 
 // The events ordered by feed position (positions, polls, replays); kobs_k8s_events, ordered
@@ -200,8 +201,8 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::At(const std::vector<Position
 }
 
 absl::StatusOr<std::vector<EventPtr>> EventReader::Newest(size_t limit) {
-  auto r = Run(kFeedTable, FeedColumns(), std::string(kIsEvent), "FeedTime DESC, FeedKey DESC", {},
-               limit);
+  auto r = Run(kFeedTable, FeedColumns(), std::string(kIsEvent), "FeedTime DESC, FeedKey DESC",
+               {}, limit);
   if (r.ok()) std::reverse(r->begin(), r->end());
   return r;
 }
