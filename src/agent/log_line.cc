@@ -211,31 +211,34 @@ std::vector<Recombiner::Entry> Recombiner::Flush() {
 std::string StripAnsi(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\x1b') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 1 >= s.size()) break;
-    char kind = s[i + 1];
+  size_t i = 0;
+  while (i < s.size()) {
+    // The text up to the next escape, in one piece (most lines have none).
+    const void* esc = std::memchr(s.data() + i, '\x1b', s.size() - i);
+    const size_t at = esc != nullptr ? static_cast<size_t>(static_cast<const char*>(esc) - s.data())
+                                     : s.size();
+    out.append(s.data() + i, at - i);
+    if (at + 1 >= s.size()) break;  // no escape, or one at the very end
+    const char kind = s[at + 1];
+    size_t j;
     if (kind == '[') {
       // CSI: parameters and intermediates, then a final byte in @..~.
-      size_t j = i + 2;
+      j = at + 2;
       while (j < s.size() && (static_cast<unsigned char>(s[j]) < 0x40 || s[j] > 0x7e)) ++j;
-      i = j;
     } else if (kind == ']') {
       // OSC: up to BEL or ESC backslash.
-      size_t j = i + 2;
-      while (j < s.size() && s[j] != '\a' && !(s[j] == '\x1b' && j + 1 < s.size() && s[j + 1] == '\\')) {
+      j = at + 2;
+      while (j < s.size() && s[j] != '\a' &&
+             !(s[j] == '\x1b' && j + 1 < s.size() && s[j + 1] == '\\')) {
         ++j;
       }
-      i = j < s.size() && s[j] == '\x1b' ? j + 1 : j;
+      if (j < s.size() && s[j] == '\x1b') ++j;
     } else {
       // Other escapes: intermediate bytes (0x20-0x2f, as in ESC ( B), then one final byte.
-      size_t j = i + 1;
+      j = at + 1;
       while (j < s.size() && s[j] >= 0x20 && s[j] <= 0x2f) ++j;
-      i = j;
     }
+    i = j + 1;  // past the sequence's final byte
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include "agent/log_line.h"
 
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include <gmock/gmock.h>
@@ -202,6 +203,45 @@ TEST(LogLineTest, JavaCausedByAndExceptionNamesContinue) {
   EXPECT_TRUE(r.pending());
   EXPECT_TRUE(r.pending(Stream::kStdout));
   EXPECT_FALSE(r.pending(Stream::kStderr));
+}
+
+// The escape grammar StripAnsi follows, a character at a time: the reference for the test
+// below (StripAnsi copies the text between escapes in pieces).
+std::string StripAnsiReference(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\x1b') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 1 >= s.size()) break;
+    size_t j = i + 2;
+    if (s[i + 1] == '[') {
+      while (j < s.size() && (static_cast<unsigned char>(s[j]) < 0x40 || s[j] > 0x7e)) ++j;
+      i = j;
+    } else if (s[i + 1] == ']') {
+      while (j < s.size() && s[j] != '\a' &&
+             !(s[j] == '\x1b' && j + 1 < s.size() && s[j + 1] == '\\')) {
+        ++j;
+      }
+      i = j < s.size() && s[j] == '\x1b' ? j + 1 : j;
+    } else {
+      j = i + 1;
+      while (j < s.size() && s[j] >= 0x20 && s[j] <= 0x2f) ++j;
+      i = j;
+    }
+  }
+  return out;
+}
+
+TEST(LogLineTest, StripAnsiMatchesTheCharacterByCharacterGrammar) {
+  std::mt19937 rng(7);
+  const std::string alphabet = std::string("\x1b\x1b\x1b[[]]\a\\m;0(B ab\x7f", 18);
+  for (int n = 0; n < 20000; ++n) {
+    std::string s(rng() % 24, ' ');
+    for (char& c : s) c = alphabet[rng() % alphabet.size()];
+    ASSERT_EQ(StripAnsi(s), StripAnsiReference(s)) << ::testing::PrintToString(s);
+  }
 }
 
 TEST(LogLineTest, AnsiCodesAreStripped) {
