@@ -1,6 +1,7 @@
 #include "otlp/severity.h"
 
 #include <algorithm>
+#include <iterator>
 #include <cctype>
 #include <string>
 
@@ -36,26 +37,87 @@ std::optional<Severity> FromWord(std::string_view word) {
   return std::nullopt;
 }
 
-std::optional<Severity> FromJson(std::string_view body) {
-  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object()) return std::nullopt;
-  for (const char* key : {"level", "severity", "log.level", "lvl", "loglevel", "severityText"}) {
-    auto it = doc.find(key);
-    if (it == doc.end()) continue;
-    if (it->is_string()) {
-      if (auto s = SeverityFromLevel(it->get<std::string>())) return s;
-    } else if (it->is_number_integer()) {
-      if (auto s = SeverityFromLevel(std::to_string(it->get<int64_t>()))) return s;
-    }
+// The level fields FromJson reads, in the order they are tried.
+constexpr std::string_view kLevelKeys[] = {"level",    "severity", "log.level",
+                                           "lvl",      "loglevel", "severityText"};
+constexpr int kLevelKeyCount = static_cast<int>(std::size(kLevelKeys));
+
+// Reads a JSON object's level fields as the parser meets them, without building the document
+// (log bodies are parsed once each, and most of their fields are of no interest here). As in
+// a parsed document, a key given twice has its last value.
+class LevelFields : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  // The level field's text per kLevelKeys (string or integer values only), then log.level
+  // inside a "log" object (ECS).
+  std::optional<std::string> value[kLevelKeyCount + 1];
+
+  bool null() override { return Value(std::nullopt); }
+  bool boolean(bool) override { return Value(std::nullopt); }
+  // Integer levels (pino's 30, 50) count at the top level only; log.level is a name.
+  bool number_integer(number_integer_t v) override {
+    return Value(key_ < kLevelKeyCount ? std::optional<std::string>(std::to_string(v))
+                                       : std::nullopt);
   }
-  // {"log": {"level": "..."}} as ECS writes it.
-  if (auto it = doc.find("log"); it != doc.end() && it->is_object()) {
-    if (auto l = it->find("level"); l != it->end() && l->is_string()) {
-      return SeverityFromLevel(l->get<std::string>());
-    }
+  bool number_unsigned(number_unsigned_t v) override {
+    // A parsed document reads an unsigned integer as int64_t, wrapping as this cast does.
+    return number_integer(static_cast<number_integer_t>(v));
   }
-  return std::nullopt;
-}
+  bool number_float(number_float_t, const string_t&) override { return Value(std::nullopt); }
+  bool string(string_t& v) override { return Value(v); }
+  bool binary(binary_t&) override { return Value(std::nullopt); }
+  bool start_object(std::size_t) override {
+    const bool log = depth_ == 1 && key_ == kLogKey;
+    Value(std::nullopt);
+    if (log) in_log_ = true;
+    ++depth_;
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    if (depth_ == 1) in_log_ = false;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    Value(std::nullopt);
+    ++depth_;
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool key(string_t& k) override {
+    key_ = -1;
+    if (depth_ == 1) {
+      if (k == "log") {
+        key_ = kLogKey;
+        value[kLevelKeyCount].reset();  // a later "log" replaces an earlier one
+        in_log_ = false;
+      }
+      for (int i = 0; i < kLevelKeyCount; ++i) {
+        if (k == kLevelKeys[i]) key_ = i;
+      }
+    } else if (depth_ == 2 && in_log_ && k == "level") {
+      key_ = kLevelKeyCount;
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  static constexpr int kLogKey = kLevelKeyCount + 1;
+  // The value of the key just read, if it is one of ours.
+  bool Value(std::optional<std::string> v) {
+    if (key_ >= 0 && key_ <= kLevelKeyCount) value[key_] = std::move(v);
+    key_ = -1;
+    return true;
+  }
+  int depth_ = 0;
+  int key_ = -1;  // index into `value`, kLogKey, or -1
+  bool in_log_ = false;
+};
 
 }  // namespace
 
@@ -87,6 +149,18 @@ std::optional<Severity> SeverityFromLevel(std::string_view level) {
   return FromWord(level);
 }
 
+std::optional<Severity> SeverityFromJson(std::string_view body) {
+  LevelFields fields;
+  if (!nlohmann::json::sax_parse(body, &fields)) return std::nullopt;
+  for (int i = 0; i < kLevelKeyCount; ++i) {
+    if (!fields.value[i]) continue;
+    if (auto s = SeverityFromLevel(*fields.value[i])) return s;
+  }
+  // {"log": {"level": "..."}} as ECS writes it.
+  if (const auto& l = fields.value[kLevelKeyCount]; l) return SeverityFromLevel(*l);
+  return std::nullopt;
+}
+
 std::string_view SeverityTextFromNumber(int n) {
   if (n >= 1 && n <= 4) return "TRACE";
   if (n >= 5 && n <= 8) return "DEBUG";
@@ -101,7 +175,7 @@ std::optional<Severity> InferSeverity(std::string_view body) {
   size_t start = 0;
   while (start < body.size() && std::isspace(static_cast<unsigned char>(body[start]))) ++start;
   if (start < body.size() && body[start] == '{' && body.size() <= (1u << 20)) {
-    if (auto s = FromJson(body.substr(start))) return s;
+    if (auto s = SeverityFromJson(body.substr(start))) return s;
   }
   std::string_view head = body.substr(start, 256);
   // klog: Lmmdd hh:mm:ss.uuuuuu

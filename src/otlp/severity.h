@@ -20,6 +20,11 @@ std::optional<Severity> SeverityFromLevel(std::string_view level);
 // Maps an OTel SeverityNumber (1..24) to its canonical short text ("" for 0/out of range).
 std::string_view SeverityTextFromNumber(int number);
 
+// The severity a JSON object names in its top-level `level`, `severity`, `log.level`, `lvl`,
+// `loglevel` or `severityText` field (tried in this order; a string, or an integer as pino
+// writes), else in `log.level` (ECS). Nothing when `body` is not a JSON object.
+std::optional<Severity> SeverityFromJson(std::string_view body);
+
 // Infers the severity of `body`, looking at (in order): a JSON object body's top-level
 // `level`, `severity`, `log.level`, `lvl` or `loglevel` field; a logfmt `level=` pair; a klog
 // header (`E1125 06:31:12.123456 ...`); a level word among the first tokens (`ERROR`, `[warn]`,
