@@ -1,7 +1,8 @@
 // Fuzzes the node agent's reading of container log files: each input line through the CRI and
-// Docker parsers, partial-line assembly (bounded), multi-line recombination (bounded) and ANSI
-// stripping. Properties: an assembled line never exceeds the bound; a recombined entry never
-// holds more lines than the bound; stripping leaves no ESC byte.
+// Docker parsers, partial-line assembly (bounded), multi-line recombination (bounded), ANSI
+// stripping and severity inference (JSON level fields included). Properties: an assembled line
+// never exceeds the bound; a recombined entry never holds more lines than the bound; stripping
+// leaves no ESC byte.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "agent/log_line.h"
+#include "otlp/severity.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
@@ -32,7 +34,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (kobs::agent::ParseLogLine(line, &part, &scratch).ok()) {
       if (auto whole = assembler.Add(part)) recombine(*whole);
     }
-    if (kobs::agent::StripAnsi(line).find('\x1b') != std::string::npos) std::abort();
+    const std::string stripped = kobs::agent::StripAnsi(line);
+    if (stripped.find('\x1b') != std::string::npos) std::abort();
+    // As the agent does with each entry: the severity of the stripped text.
+    (void)kobs::otlp::InferSeverity(stripped);
     if (nl == std::string_view::npos) break;
     start = nl + 1;
   }
