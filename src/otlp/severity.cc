@@ -37,7 +37,7 @@ std::optional<Severity> FromWord(std::string_view word) {
   return std::nullopt;
 }
 
-// The level fields FromJson reads, in the order they are tried.
+// The level fields SeverityFromJson reads, in the order they are tried.
 constexpr std::string_view kLevelKeys[] = {"level",    "severity", "log.level",
                                            "lvl",      "loglevel", "severityText"};
 constexpr int kLevelKeyCount = static_cast<int>(std::size(kLevelKeys));
@@ -55,15 +55,17 @@ class LevelFields : public nlohmann::json_sax<nlohmann::json> {
   bool boolean(bool) override { return Value(std::nullopt); }
   // Integer levels (pino's 30, 50) count at the top level only; log.level is a name.
   bool number_integer(number_integer_t v) override {
-    return Value(key_ < kLevelKeyCount ? std::optional<std::string>(std::to_string(v))
-                                       : std::nullopt);
+    return Value(key_ >= 0 && key_ < kLevelKeyCount ? std::optional<std::string>(std::to_string(v))
+                                                    : std::nullopt);
   }
   bool number_unsigned(number_unsigned_t v) override {
     // A parsed document reads an unsigned integer as int64_t, wrapping as this cast does.
     return number_integer(static_cast<number_integer_t>(v));
   }
   bool number_float(number_float_t, const string_t&) override { return Value(std::nullopt); }
-  bool string(string_t& v) override { return Value(v); }
+  bool string(string_t& v) override {
+    return Value(Wanted() ? std::optional<std::string>(v) : std::nullopt);
+  }
   bool binary(binary_t&) override { return Value(std::nullopt); }
   bool start_object(std::size_t) override {
     const bool log = depth_ == 1 && key_ == kLogKey;
@@ -108,9 +110,11 @@ class LevelFields : public nlohmann::json_sax<nlohmann::json> {
 
  private:
   static constexpr int kLogKey = kLevelKeyCount + 1;
+  // Whether the key just read is one whose value is kept (strings are copied only then).
+  bool Wanted() const { return key_ >= 0 && key_ <= kLevelKeyCount; }
   // The value of the key just read, if it is one of ours.
   bool Value(std::optional<std::string> v) {
-    if (key_ >= 0 && key_ <= kLevelKeyCount) value[key_] = std::move(v);
+    if (Wanted()) value[key_] = std::move(v);
     key_ = -1;
     return true;
   }
