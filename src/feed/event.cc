@@ -109,7 +109,13 @@ void AppendGoJsonString(std::string* out, std::string_view s) {
 
 std::string SseEventJson(const EventFields& e) {
   std::string out;
-  out.reserve(320 + e.message.size());
+  AppendSseEventJson(e, &out);
+  return out;
+}
+
+void AppendSseEventJson(const EventFields& e, std::string* json) {
+  std::string& out = *json;
+  if (out.empty()) out.reserve(320 + e.message.size());
   auto field = [&out](std::string_view name, std::string_view value, bool first = false) {
     if (!first) out.push_back(',');
     out.push_back('"');
@@ -138,7 +144,6 @@ std::string SseEventJson(const EventFields& e) {
   out += ",\"source\":{";
   field("component", e.source_component, true);
   out += "}}";
-  return out;
 }
 
 FeedEvent::FeedEvent(int64_t t, uint64_t k, EventFields f)

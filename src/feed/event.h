@@ -55,6 +55,8 @@ void AppendGoJsonString(std::string* out, std::string_view s);
 // The SSEK8sEvent JSON of the original proxy (metadata.* is the involved object's, every
 // timestamp is the event time).
 std::string SseEventJson(const EventFields& e);
+// The same, appended to `out`.
+void AppendSseEventJson(const EventFields& e, std::string* out);
 
 struct FeedEvent {
   FeedEvent(int64_t time_ns, uint64_t key, EventFields fields);

@@ -46,8 +46,9 @@ store::QueryOptions ReadOptions(const std::string& database, std::string_view ta
   return o;
 }
 
-absl::StatusOr<std::vector<EventPtr>> Decode(std::string_view data) {
-  std::vector<EventPtr> out;
+// Each row of a RowBinary result of FeedColumns() or kJsonColumns, as (time, key, fields).
+template <typename F>
+absl::Status DecodeEach(std::string_view data, F&& each) {
   store::RowBinaryReader r(data);
   while (!r.done()) {
     int64_t t = 0;
@@ -77,8 +78,17 @@ absl::StatusOr<std::vector<EventPtr>> Decode(std::string_view data) {
       if (ok) s->assign(v);
     }
     if (!ok) return absl::DataLossError("truncated RowBinary result from the events table");
-    out.push_back(std::make_shared<const FeedEvent>(t, k, std::move(f)));
+    each(t, k, std::move(f));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<EventPtr>> Decode(std::string_view data) {
+  std::vector<EventPtr> out;
+  absl::Status s = DecodeEach(data, [&out](int64_t t, uint64_t k, EventFields&& f) {
+    out.push_back(std::make_shared<const FeedEvent>(t, k, std::move(f)));
+  });
+  if (!s.ok()) return s;
   return out;
 }
 
@@ -110,12 +120,10 @@ void AddFilter(const EventFilter& f, std::string* where, std::vector<store::Para
 EventReader::EventReader(store::Store& store, std::string database)
     : store_(store), database_(std::move(database)) {}
 
-absl::StatusOr<std::vector<EventPtr>> EventReader::Run(std::string_view table,
-                                                       std::string_view columns,
-                                                       const std::string& where,
-                                                       const std::string& order,
-                                                       std::vector<store::Param> params,
-                                                       size_t limit) {
+absl::StatusOr<std::string> EventReader::Select(std::string_view table,
+                                               std::string_view columns,
+                                               const std::string& where, const std::string& order,
+                                               std::vector<store::Param> params, size_t limit) {
   params.push_back(store::Param::Raw("limit", std::to_string(limit)));
   const store::QueryOptions o = ReadOptions(database_, table, std::move(params));
   const std::string sql = fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT "
@@ -123,7 +131,18 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::Run(std::string_view table,
                                       columns, table, where, order);
   auto r = store_.Query(sql, o);
   if (!r.ok()) return r.status();
-  return Decode(r->data);
+  return std::move(r->data);
+}
+
+absl::StatusOr<std::vector<EventPtr>> EventReader::Run(std::string_view table,
+                                                       std::string_view columns,
+                                                       const std::string& where,
+                                                       const std::string& order,
+                                                       std::vector<store::Param> params,
+                                                       size_t limit) {
+  auto data = Select(table, columns, where, order, std::move(params), limit);
+  if (!data.ok()) return data.status();
+  return Decode(*data);
 }
 
 absl::StatusOr<std::vector<EventPtr>> EventReader::After(const Position& after,
@@ -207,12 +226,13 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::Newest(size_t limit) {
   return r;
 }
 
-absl::StatusOr<std::vector<EventPtr>> EventReader::Recent(const EventFilter& filter,
-                                                          size_t limit,
-                                                          std::chrono::nanoseconds window) {
+absl::StatusOr<std::vector<EventFields>> EventReader::Recent(const EventFilter& filter,
+                                                             size_t limit,
+                                                             std::chrono::nanoseconds window) {
+  std::vector<EventFields> out;
   // By event time only (as the original): one composition's newest rows are then the end of
-  // its primary-key range, read in order.
-  auto newest = [this](const EventFilter& f, int64_t before_ns, size_t n) {
+  // its primary-key range, read in order. Appends at most `n` to `out`.
+  auto newest = [&](const EventFilter& f, int64_t before_ns, size_t n) -> absl::Status {
     std::string where(kIsEvent);
     std::vector<store::Param> params;
     AddFilter(f, &where, &params);
@@ -220,7 +240,12 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::Recent(const EventFilter& fil
       where += " AND Timestamp < fromUnixTimestamp64Nano({before:Int64})";
       params.push_back(store::Param::Raw("before", std::to_string(before_ns)));
     }
-    return Run("kobs_k8s_events", kJsonColumns, where, "Timestamp DESC", std::move(params), n);
+    auto data =
+        Select("kobs_k8s_events", kJsonColumns, where, "Timestamp DESC", std::move(params), n);
+    if (!data.ok()) return data.status();
+    return DecodeEach(*data, [&out](int64_t, uint64_t, EventFields&& e) {
+      out.push_back(std::move(e));
+    });
   };
   const int64_t boundary =
       window.count() > 0
@@ -228,14 +253,16 @@ absl::StatusOr<std::vector<EventPtr>> EventReader::Recent(const EventFilter& fil
                 std::chrono::system_clock::now().time_since_epoch() - window)
                 .count()
           : 0;
-  if (boundary <= filter.since_ns) return newest(filter, 0, limit);
+  if (boundary <= filter.since_ns) {
+    if (absl::Status s = newest(filter, 0, limit); !s.ok()) return s;
+    return out;
+  }
   EventFilter recent = filter;
   recent.since_ns = boundary;
-  auto out = newest(recent, 0, limit);
-  if (!out.ok() || out->size() >= limit) return out;
-  auto older = newest(filter, boundary, limit - out->size());
-  if (!older.ok()) return older.status();
-  out->insert(out->end(), older->begin(), older->end());
+  if (absl::Status s = newest(recent, 0, limit); !s.ok()) return s;
+  if (out.size() < limit) {
+    if (absl::Status s = newest(filter, boundary, limit - out.size()); !s.ok()) return s;
+  }
   return out;
 }
 

@@ -265,9 +265,10 @@ void FeedService::HandleEvents(const net::Request& rq, net::ResponseWriter& w) {
     return;
   }
   std::string body = "[";
+  body.reserve(512 * events->size() + 4);
   for (size_t i = 0; i < events->size(); ++i) {
     if (i > 0) body.push_back(',');
-    body += (*events)[i]->json;
+    AppendSseEventJson((*events)[i], &body);
   }
   body += "]\n";
   net::Reply(w, 200, "application/json", body);

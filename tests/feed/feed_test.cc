@@ -61,6 +61,10 @@ TEST(EventJsonTest, MatchesTheGoProxyByteForByte) {
             R"(\u0026 \"c\"\n\t\u0001 \u2028 \ufffd é","type":"Warning","firstTimestamp":)"
             R"("2026-05-28T20:26:40Z","lastTimestamp":"2026-05-28T20:26:40Z","eventTime":)"
             R"("2026-05-28T20:26:40Z","source":{"component":"kubelet"}})");
+  // GET /events appends each event to the array it is writing.
+  std::string array = "[{},";
+  AppendSseEventJson(f, &array);
+  EXPECT_EQ(array, "[{}," + SseEventJson(f));
   FeedEvent e(7, 0xab, f);
   EXPECT_EQ(e.frame(1), nullptr) << "no composition, no composition frame";
   EXPECT_EQ(*e.frame(0), "id: 7-00000000000000ab-0\nevent: krateo\ndata: " + e.json + "\n\n");
