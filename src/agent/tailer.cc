@@ -23,7 +23,6 @@ using Steady = std::chrono::steady_clock;
 
 constexpr uint64_t kHeadBytes = 256;
 
-
 bool ParseLogPath(const std::string& relative, ContainerRef* ref) {
   // <ns>_<pod>_<uid>/<container>/<n>.log; namespaces and pod names have no '_', uids neither.
   std::vector<std::string> parts;

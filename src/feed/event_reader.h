@@ -48,12 +48,12 @@ class EventReader {
   absl::StatusOr<std::vector<EventPtr>> At(const std::vector<Position>& positions);
   // The `limit` events with the highest positions, oldest first.
   absl::StatusOr<std::vector<EventPtr>> Newest(size_t limit);
-  // The newest events by event time, newest first (GET /events); only what their JSON says is
+  // The newest events by event time, newest first (GET /events). Only what their JSON says is
   // read (no position, composition or namespace), and they do not become FeedEvents (no
-  // frames are rendered). With a `window`, the events of the last `window`
-  // are read first, and the older ones only when those are fewer than `limit`: the table is
-  // partitioned by day, and each part a query opens costs about a millisecond, so a busy
-  // composition's newest events need not open a week of parts.
+  // frames are rendered). With a `window`, the events of the last `window` are read first,
+  // and the older ones only when those are fewer than `limit`: the table is partitioned by
+  // day, and each part a query opens costs about a millisecond, so a busy composition's
+  // newest events need not open a week of parts.
   absl::StatusOr<std::vector<EventFields>> Recent(const EventFilter& filter, size_t limit,
                                                   std::chrono::nanoseconds window = {});
 
