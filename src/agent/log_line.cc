@@ -161,7 +161,7 @@ bool Recombiner::Continues(const Open& open, std::string_view line) const {
 
 void Recombiner::Add(const LineAssembler::Line& line, std::vector<Entry>* done) {
   auto it = std::find_if(open_.begin(), open_.end(),
-                         [&](const Open& o) { return o.stream == line.stream; });
+                         [&](const Open& o) { return o.entry.stream == line.stream; });
   if (it != open_.end()) {
     if (Continues(*it, line.text)) {
       it->entry.text += '\n';
@@ -179,7 +179,6 @@ void Recombiner::Add(const LineAssembler::Line& line, std::vector<Entry>* done) 
     done->push_back(std::move(it->entry));
   } else {
     it = open_.emplace(open_.end());
-    it->stream = line.stream;
   }
   // The stream's entry starts over in place with this line.
   Open& o = *it;
@@ -188,13 +187,13 @@ void Recombiner::Add(const LineAssembler::Line& line, std::vector<Entry>* done) 
   if (GoroutineHeader(line.text) || StartsWith(line.text, "panic: ")) o.mode = Open::Mode::kGo;
   if (StartsWith(line.text, "Traceback (most recent call last):")) o.mode = Open::Mode::kPython;
   o.entry.time_unix_nano = line.time_unix_nano;
-  o.entry.stream = StreamName(line.stream);
+  o.entry.stream = line.stream;
   o.entry.text = line.text;
   o.entry.lines = 1;
 }
 
 bool Recombiner::pending(Stream stream) const {
-  return std::any_of(open_.begin(), open_.end(), [&](const Open& o) { return o.stream == stream; });
+  return std::any_of(open_.begin(), open_.end(), [&](const Open& o) { return o.entry.stream == stream; });
 }
 
 std::vector<Recombiner::Entry> Recombiner::Flush() {

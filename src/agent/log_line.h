@@ -83,7 +83,7 @@ class Recombiner {
 
   struct Entry {
     int64_t time_unix_nano = 0;
-    std::string stream;
+    Stream stream = Stream::kStdout;
     std::string text;  // lines joined with "\n"
     size_t lines = 0;
   };
@@ -97,7 +97,6 @@ class Recombiner {
 
  private:
   struct Open {
-    Stream stream = Stream::kStdout;
     Entry entry;
     enum class Mode { kPlain, kGo, kPython } mode = Mode::kPlain;
     bool last_blank = false;

@@ -52,7 +52,7 @@ store::LogRow PodLogRow(const agent::TailedEntry& t, const PodTags& tags,
        {"service.name", row.service_name}};
   r.insert(r.end(), tags.attributes.begin(), tags.attributes.end());
   SortByKey(r);
-  row.log_attributes = {{"log.file.path", file_path}, {"log.iostream", t.entry.stream}};
+  row.log_attributes = {{"log.file.path", file_path}, {"log.iostream", std::string(agent::StreamName(t.entry.stream))}};
   if (!tags.composition_id.empty()) row.log_attributes.emplace_back(label_key, tags.composition_id);
   if (t.truncated) row.log_attributes.emplace_back("log.truncated", "true");
   SortByKey(row.log_attributes);

@@ -105,7 +105,7 @@ TEST(LogLineTest, CriJavaStackTraceIsOneEntryPerException) {
   EXPECT_EQ(entries[1].lines, 18u);
   EXPECT_THAT(entries[1].text, HasSubstr("org.apache.hadoop.ipc.RemoteException"));
   EXPECT_THAT(entries[1].text, HasSubstr("\n\tat org.apache.hadoop.ipc.Client.call(Client.java:1475)"));
-  EXPECT_EQ(entries[1].stream, "stderr");
+  EXPECT_EQ(entries[1].stream, Stream::kStderr);
   EXPECT_EQ(entries[1].time_unix_nano, 1597871184337540770);
 }
 
@@ -123,9 +123,9 @@ TEST(LogLineTest, DockerPartialLinesAreJoined) {
 TEST(LogLineTest, DockerStreamsStayApart) {
   std::vector<Recombiner::Entry> entries = Entries(ReadLines("docker-interleaved.log"));
   ASSERT_EQ(entries.size(), 2u);
-  EXPECT_EQ(entries[0].stream, "stderr");
+  EXPECT_EQ(entries[0].stream, Stream::kStderr);
   EXPECT_EQ(entries[0].text, "format_type: stderr");
-  EXPECT_EQ(entries[1].stream, "stdout");
+  EXPECT_EQ(entries[1].stream, Stream::kStdout);
   EXPECT_EQ(*ParseRfc3339Nanos("2018-09-17T21:36:50.598656444Z"), entries[1].time_unix_nano);
 }
 
@@ -186,7 +186,7 @@ TEST(LogLineTest, GoPanicsPythonTracebacksAndTheOriginalRule) {
   EXPECT_THAT(out[2].text, HasSubstr("ValueError: bad input"));
   EXPECT_EQ(out[3].text, "{\"level\":\"info\"\n}");
   EXPECT_EQ(out[4].text, "done");
-  EXPECT_EQ(out[4].stream, "stderr");
+  EXPECT_EQ(out[4].stream, Stream::kStderr);
 }
 
 TEST(LogLineTest, JavaCausedByAndExceptionNamesContinue) {

@@ -155,7 +155,7 @@ TEST(PodLogRowTest, TagsAPodOnceAndEachRowWithItsContainer) {
   tags.composition_id = "comp-1";
   EXPECT_EQ(tags.workload, "coredns");
   agent::TailedEntry e{.ref = std::make_shared<const agent::ContainerRef>(ref),
-                       .entry = {.time_unix_nano = 7, .stream = "stderr",
+                       .entry = {.time_unix_nano = 7, .stream = agent::Stream::kStderr,
                                  .text = "\x1b[31m[ERROR] plugin/errors: 2 timeout\x1b[0m"}};
   store::LogRow row = PodLogRow(e, tags, "krateo.io/composition-id", "/p/0.log");
   const std::map<std::string, std::string> r(row.resource_attributes.begin(),
