@@ -26,9 +26,10 @@ const std::string& FeedColumns() {
 // than ten.
 constexpr std::string_view kJsonColumns = "toInt64(0), toUInt64(0), '', '', FeedFields";
 
-// The events ordered by feed position (positions, polls, replays); kobs_k8s_events, ordered
-// by composition, serves GET /events.
+// The events ordered by feed position (positions, polls, replays); kEventsTable, ordered by
+// composition, serves GET /events.
 constexpr std::string_view kFeedTable = "kobs_k8s_events_feed";
+constexpr std::string_view kEventsTable = "kobs_k8s_events";
 
 // An event notification the feed carries: not a deletion, and with a reason (as the original).
 constexpr std::string_view kIsEvent = "Reason != '' AND WatchType != 'DELETED'";
@@ -241,7 +242,7 @@ absl::StatusOr<std::vector<EventFields>> EventReader::Recent(const EventFilter& 
       params.push_back(store::Param::Raw("before", std::to_string(before_ns)));
     }
     auto data =
-        Select("kobs_k8s_events", kJsonColumns, where, "Timestamp DESC", std::move(params), n);
+        Select(kEventsTable, kJsonColumns, where, "Timestamp DESC", std::move(params), n);
     if (!data.ok()) return data.status();
     return DecodeEach(*data, [&out](int64_t, uint64_t, EventFields&& e) {
       out.push_back(std::move(e));
