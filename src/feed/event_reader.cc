@@ -31,8 +31,10 @@ constexpr std::string_view kJsonColumns = "toInt64(0), toUInt64(0), '', '', Feed
 constexpr std::string_view kFeedTable = "kobs_k8s_events_feed";
 constexpr std::string_view kEventsTable = "kobs_k8s_events";
 
-// An event notification the feed carries: not a deletion, and with a reason (as the original).
-constexpr std::string_view kIsEvent = "Reason != '' AND WatchType != 'DELETED'";
+// An event notification the feed carries (store::kIsFeedEventExpression): in the feed table,
+// and as the events table stores it.
+constexpr std::string_view kIsEvent = store::kIsFeedEventExpression;
+constexpr std::string_view kIsEventColumn = "IsFeedEvent";
 
 // A RowBinary query in the feed's database. Position reads (the feed table) are small: no
 // parallel-read overhead. GET /events reads the newest rows of several parts in key order,
@@ -234,7 +236,7 @@ absl::StatusOr<std::vector<EventFields>> EventReader::Recent(const EventFilter& 
   // By event time only (as the original): one composition's newest rows are then the end of
   // its primary-key range, read in order. Appends at most `n` to `out`.
   auto newest = [&](const EventFilter& f, int64_t before_ns, size_t n) -> absl::Status {
-    std::string where(kIsEvent);
+    std::string where(kIsEventColumn);
     std::vector<store::Param> params;
     AddFilter(f, &where, &params);
     if (before_ns > 0) {

@@ -57,6 +57,12 @@ inline constexpr std::string_view kFeedFieldsExpression =
     "formatDateTime(toDateTime(Timestamp), '%Y-%m-%dT%H:%i:%SZ', 'UTC')), SourceComponent]";
 inline constexpr int kFeedFieldsCount = 10;
 
+// Whether an event row is an event notification the feed and GET /events carry: not a deletion
+// (the original sent every DELETED watch notification again), and with a reason (as the
+// original). kobs_k8s_events stores it as IsFeedEvent.
+inline constexpr std::string_view kIsFeedEventExpression =
+    "Reason != '' AND WatchType != 'DELETED'";
+
 // The migrations for `options` on a server with `features`, in version order.
 std::vector<Migration> Migrations(const SchemaOptions& options, const ServerFeatures& features);
 

@@ -41,8 +41,8 @@ class SchemaTest : public testing::EmbeddedStoreSuite {
 TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   SchemaOptions o{.database = "fresh"};
   ASSERT_OK_AND_ASSIGN(SchemaState first, EnsureSchema(*store_, o));
-  EXPECT_EQ(first.applied, 12);
-  EXPECT_EQ(first.current_version, 12);
+  EXPECT_EQ(first.applied, 13);
+  EXPECT_EQ(first.current_version, 13);
   EXPECT_FALSE(first.logs_legacy_layout);
   EXPECT_TRUE(first.features.text_index());
   EXPECT_EQ(Scalar("SELECT arrayStringConcat(groupArray(name), ',') FROM (SELECT name FROM "
@@ -56,7 +56,7 @@ TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   ASSERT_OK_AND_ASSIGN(SchemaState second, EnsureSchema(*store_, o));
   EXPECT_EQ(second.applied, 0);
   EXPECT_EQ(Scalar("SELECT count(), uniqExact(Version) FROM fresh.kobs_schema_migrations"),
-            "12\t12");
+            "13\t13");
 }
 
 TEST_F(SchemaTest, LogsTableHasTheExporterColumnsAndTtl) {
@@ -153,8 +153,8 @@ TEST_F(SchemaTest, LegacyLogsLayoutIsDetectedAndKeepsWorking) {
             "10\t2025-11-24 16:00:00");
 }
 
-TEST_F(SchemaTest, EventRowsStoredBeforeFeedFieldsReadThem) {
-  // A store at version 11 (before FeedFields) with one event row in it.
+TEST_F(SchemaTest, EventRowsStoredBeforeFeedFieldsAndIsFeedEventReadThem) {
+  // A store at version 11 (before FeedFields and IsFeedEvent) with event rows in it.
   SchemaOptions o{.database = "upgrade", .ttl = std::chrono::seconds(0)};
   ASSERT_THAT(store_->Query("CREATE DATABASE upgrade", {}), IsOk());
   ASSERT_THAT(store_->Query("CREATE TABLE upgrade.kobs_schema_migrations (`Version` UInt32, "
@@ -177,24 +177,35 @@ TEST_F(SchemaTest, EventRowsStoredBeforeFeedFieldsReadThem) {
       "SourceComponent, LastTimestamp) VALUES ('2025-11-24 16:00:00', 'c1', 'u{0}', 'Warning', "
       "'BackOff', 'm{0}', 'Pod', 'v1', 'shop', 'web-{0}', 'pod-uid', 'kubelet', '{1}')";
   ASSERT_THAT(store_->Query(fmt::format(fmt::runtime(insert), 1, ""), {}), IsOk());
+  // And a deletion, which the feed does not carry.
+  ASSERT_THAT(store_->Query("INSERT INTO upgrade.kobs_k8s_events (Timestamp, CompositionId, "
+                            "WatchType, EventUid, Reason) VALUES ('2025-11-24 16:00:00', 'c1', "
+                            "'DELETED', 'u0', 'BackOff')",
+                            {}),
+              IsOk());
   ASSERT_OK_AND_ASSIGN(SchemaState st, EnsureSchema(*store_, o));
-  EXPECT_EQ(st.applied, 1);
-  EXPECT_EQ(st.current_version, 12);
+  EXPECT_EQ(st.applied, 2);
+  EXPECT_EQ(st.current_version, 13);
   // The old row's FeedFields is computed when read; a new row's is stored on insert.
   ASSERT_THAT(store_->Query(fmt::format(fmt::runtime(insert), 2, "2025-11-24T16:00:05Z"), {}), IsOk());
   EXPECT_EQ(Scalar("SELECT arrayStringConcat(FeedFields, '|') FROM upgrade.kobs_k8s_events "
                    "ORDER BY EventUid FORMAT TSV"),
+            "|||||BackOff|||2025-11-24T16:00:00Z|\n"
             "v1|Pod|web-1|shop|pod-uid|BackOff|m1|Warning|2025-11-24T16:00:00Z|kubelet\n"
             "v1|Pod|web-2|shop|pod-uid|BackOff|m2|Warning|2025-11-24T16:00:05Z|kubelet");
+  // IsFeedEvent likewise, for old and new rows alike.
+  EXPECT_EQ(Scalar("SELECT groupArray(IsFeedEvent) FROM (SELECT IsFeedEvent FROM "
+                   "upgrade.kobs_k8s_events ORDER BY EventUid)"),
+            "[false,true,true]");
   // Not in SELECT *: queries written for the table's columns see what they saw.
   EXPECT_THAT(Scalar("SELECT * FROM upgrade.kobs_k8s_events LIMIT 1 FORMAT JSONEachRow"),
-              Not(HasSubstr("FeedFields")));
+              AllOf(Not(HasSubstr("FeedFields")), Not(HasSubstr("IsFeedEvent"))));
 }
 
 TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
   SchemaOptions o{.database = "otel", .cluster = "prod"};
   auto migrations = Migrations(o, ServerFeatures{26, 7});
-  ASSERT_EQ(migrations.size(), 12u);
+  ASSERT_EQ(migrations.size(), 13u);
   EXPECT_TRUE(migrations[8].statements.empty()) << "Replicated tables deduplicate by default";
   // The typed events table: replicated, filled on each shard from its own otel_logs_local.
   const auto& events = migrations[9].statements;
@@ -225,6 +236,16 @@ TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
                                    "ADD COLUMN IF NOT EXISTS `FeedFields` Array(String) "
                                    "MATERIALIZED [ObjectApiVersion,"));
   EXPECT_THAT(fields[1], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events` ON CLUSTER `prod`"));
+  // Whether a row is a feed event, as a column: added on both tables, written into the
+  // storage table's existing parts.
+  const auto& is_event = migrations[12].statements;
+  ASSERT_EQ(is_event.size(), 3u);
+  EXPECT_THAT(is_event[0], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER "
+                                     "`prod` ADD COLUMN IF NOT EXISTS `IsFeedEvent` Bool "
+                                     "MATERIALIZED (Reason != '' AND WatchType != 'DELETED')"));
+  EXPECT_THAT(is_event[1], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events` ON CLUSTER `prod`"));
+  EXPECT_EQ(is_event[2], "ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER `prod` "
+                         "MATERIALIZE COLUMN IsFeedEvent");
   const auto& logs = migrations[0].statements;
   ASSERT_EQ(logs.size(), 2u);
   EXPECT_THAT(logs[0], HasSubstr("CREATE TABLE IF NOT EXISTS `otel`.`otel_logs_local` ON CLUSTER `prod`"));
