@@ -46,6 +46,7 @@
 #include <fmt/format.h>
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+#include "support/event_rows.h"
 #include "support/kobs_child.h"
 #include "temp_dir.h"
 
@@ -82,7 +83,7 @@ void SetAttr(google::protobuf::RepeatedPtrField<opentelemetry::proto::common::v1
   kv->mutable_value()->set_string_value(v);
 }
 
-std::string Composition(int i) { return fmt::format("bench-comp-{:05d}", i); }
+std::string Composition(int i) { return kobs::bench::BenchComposition(i); }
 
 // One SSE connection: the HTTP response (chunked) decoded into SSE lines.
 struct Conn {
@@ -475,23 +476,10 @@ void EventsPhase(int64_t rows) {
   std::fprintf(stderr, "GET /events: storing %lld event rows...\n", static_cast<long long>(rows));
   const auto fill_start = Clock::now();
   // Straight into the typed table, in 1M-row inserts: FeedTime, FeedKey from their defaults.
-  // Event times are spread evenly over the last 6.8 days, as a table under the default 7-day
-  // TTL holds them: a partition per day, each with its parts.
+  // A partition per day of the 6.8 days (support/event_rows.h), each with its parts.
   for (int64_t done = 0; done < rows; done += 1'000'000) {
     const int64_t n = std::min<int64_t>(1'000'000, rows - done);
-    const std::string sql = fmt::format(
-        "INSERT INTO kobs_k8s_events (Timestamp, CompositionId, Namespace, WatchType, EventName, "
-        "EventUid, ResourceVersion, Type, Reason, Message, ObjectKind, ObjectApiVersion, "
-        "ObjectNamespace, ObjectName, ObjectUid, SourceComponent, Count, EventTime) "
-        "SELECT now64(9) - toIntervalMillisecond(intDiv(number * 590000000, {2})), "
-        "concat('bench-comp-', leftPad(toString(number % 1000), 5, '0')), "
-        "concat('ns-', toString(number % 50)), 'ADDED', concat('ev-', toString(number)), "
-        "generateUUIDv4(), toString(number), if(number % 7 = 0, 'Warning', 'Normal'), "
-        "['BackOff','Pulled','Created','Started','Killing'][number % 5 + 1], "
-        "concat('message ', toString(number)), 'Pod', 'v1', concat('ns-', toString(number % 50)), "
-        "concat('pod-', toString(number % 20000)), toString(cityHash64(number % 20000)), "
-        "'kubelet', 1, '' FROM numbers({0}, {1})",
-        done + 0, n, rows);
+    const std::string sql = kobs::bench::EventRowsInsertSql("kobs_k8s_events", done, n, rows);
     std::string url = server.clickhouse + "/?query=" + kobs::bench::Escape(sql);
     long status = http.Post(url, "");
     if (status != 200) {
