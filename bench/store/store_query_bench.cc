@@ -1,13 +1,14 @@
-// bench/store_query: what a GET /events query costs inside the embedded store, and what the
-// layout of kobs_k8s_events does to it. On --rows synthetic event rows (support/event_rows.h)
-// it times, interleaved and for a random composition each round, the 50 newest events of the
-// last 24h (the query GET /events runs first) on:
-//   kobs_k8s_events       as migrated: 1024-row granules, filtered on the IsFeedEvent column
-//   ... expression        the same table, filtered on the expression IsFeedEvent stores
-//   granules of 8192      a copy of the table with 8192-row granules (the layout before),
-//                         filtered on the column, then on the expression
-// and, as the ceiling, `SELECT 1`: the store's cost for a query that reads nothing. Prints
-// p50/p99 of each and its p50 as a ratio to the ceiling's.
+// bench/store_query: what the queries of GET /events cost inside the embedded store, and what
+// the layout of kobs_k8s_events does to them. On --rows synthetic event rows
+// (support/event_rows.h) it times, interleaved and with a random composition each round:
+//   one composition   its 50 newest events of the last 24h (the first query of
+//                     /events/<composition>?limit=50)
+//   cluster-wide      the 200 newest events of the last hour (the first query of /events)
+// on kobs_k8s_events as migrated (1024-row granules, the IsFeedEvent column, FeedFields in
+// LZ4), on the same table filtered on the expression IsFeedEvent stores, and on a copy in the
+// layout before migration 13 (8192-row granules, FeedFields in ZSTD, the expression). The
+// ceiling is `SELECT 1`, the store's cost for a query that reads nothing. Prints p50/p99 of
+// each and its p50 as a ratio to the ceiling's.
 //
 //   build/bench/store/store_query_bench [--rows 10000000] [--runs 300]
 #include <algorithm>
@@ -71,55 +72,63 @@ int main(int argc, char** argv) {
     Check(run(kobs::bench::EventRowsInsertSql("kobs_k8s_events", done, n, rows)).status(),
           "insert");
   }
-  // The old layout: the same columns and rows, 8192-row granules.
-  Check(run("CREATE TABLE events_8192 AS kobs_k8s_events ENGINE = MergeTree PARTITION BY "
+  // The layout before: the same columns and rows, 8192-row granules, FeedFields in ZSTD.
+  Check(run("CREATE TABLE events_before AS kobs_k8s_events ENGINE = MergeTree PARTITION BY "
             "toDate(Timestamp) ORDER BY (CompositionId, Timestamp) SETTINGS "
             "index_granularity = 8192")
             .status(),
-        "create events_8192");
-  Check(run("INSERT INTO events_8192 SELECT * FROM kobs_k8s_events").status(), "copy");
+        "create events_before");
+  Check(run("ALTER TABLE events_before MODIFY COLUMN FeedFields CODEC(ZSTD(1))").status(),
+        "alter events_before");
+  Check(run("INSERT INTO events_before SELECT * FROM kobs_k8s_events").status(), "copy");
   // Each table merged to one part per day, so that both have the same parts.
   Check(run("OPTIMIZE TABLE kobs_k8s_events FINAL").status(), "optimize");
-  Check(run("OPTIMIZE TABLE events_8192 FINAL").status(), "optimize");
+  Check(run("OPTIMIZE TABLE events_before FINAL").status(), "optimize");
   std::fprintf(stderr, "  stored, copied and merged in %.0f s\n",
                std::chrono::duration<double>(Clock::now() - fill).count());
 
   struct Variant {
     const char* name;
     std::string table, filter;
+    bool cluster_wide;
     std::vector<double> ms;
   };
   const std::string expr(kobs::store::kIsFeedEventExpression);
   std::vector<Variant> v = {
-      {"ceiling: SELECT 1", "", "", {}},
-      {"kobs_k8s_events (1024 rows, IsFeedEvent)", "kobs_k8s_events", "IsFeedEvent", {}},
-      {"kobs_k8s_events, expression", "kobs_k8s_events", expr, {}},
-      {"granules of 8192, IsFeedEvent", "events_8192", "IsFeedEvent", {}},
-      {"granules of 8192, expression", "events_8192", expr, {}},
+      {"ceiling: SELECT 1", "", "", false, {}},
+      {"one composition: as migrated", "kobs_k8s_events", "IsFeedEvent", false, {}},
+      {"one composition: expression", "kobs_k8s_events", expr, false, {}},
+      {"one composition: layout before", "events_before", expr, false, {}},
+      {"cluster-wide: as migrated", "kobs_k8s_events", "IsFeedEvent", true, {}},
+      {"cluster-wide: layout before", "events_before", expr, true, {}},
   };
   std::mt19937 rng(5);
   for (int i = 0; i < runs; ++i) {
     const std::string comp = kobs::bench::BenchComposition(static_cast<int>(rng() % 1000));
-    const int64_t since = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::system_clock::now().time_since_epoch() -
-                              std::chrono::hours(24))
-                              .count();
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    auto ns_before = [&now](std::chrono::hours h) {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(now - h).count();
+    };
     for (size_t k = 0; k < v.size(); ++k) {
       Variant& x = v[(k + static_cast<size_t>(i)) % v.size()];
-      const std::string sql =
-          x.table.empty()
-              ? std::string("SELECT 1")
-              : fmt::format("SELECT FeedFields FROM {} WHERE {} AND CompositionId = '{}' AND "
-                            "Timestamp >= fromUnixTimestamp64Nano({}) ORDER BY Timestamp DESC "
-                            "LIMIT 50",
-                            x.table, x.filter, comp, since);
+      std::string sql = "SELECT 1";
+      if (x.cluster_wide) {
+        sql = fmt::format("SELECT FeedFields FROM {} WHERE {} AND Timestamp >= "
+                          "fromUnixTimestamp64Nano({}) ORDER BY Timestamp DESC LIMIT 200",
+                          x.table, x.filter, ns_before(std::chrono::hours(1)));
+      } else if (!x.table.empty()) {
+        sql = fmt::format("SELECT FeedFields FROM {} WHERE {} AND CompositionId = '{}' AND "
+                          "Timestamp >= fromUnixTimestamp64Nano({}) ORDER BY Timestamp DESC "
+                          "LIMIT 50",
+                          x.table, x.filter, comp, ns_before(std::chrono::hours(24)));
+      }
       const auto t = Clock::now();
       Check(run(sql).status(), x.name);
       x.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
     }
   }
   const double ceiling = Percentile(v[0].ms, 0.5);
-  std::printf("store_query: 50 newest events of one composition, %lld rows, %d runs\n",
+  std::printf("store_query: GET /events queries on %lld event rows, %d runs\n",
               static_cast<long long>(rows), runs);
   for (const Variant& x : v) {
     std::printf("%-42s p50 %6.2f ms  p99 %6.2f ms  p50/ceiling %5.1f\n", x.name,

@@ -139,7 +139,8 @@ const std::vector<OptionDoc>& Options() {
       Opt("feed.events_recent_window",
           "GET /events reads this last stretch of event time first, and older events only when "
           "it holds fewer than the limit (a busy composition's newest events then open a day "
-          "of the table, not a week); 0: one query over all.",
+          "of the table, not a week); without a composition, its last 24th first (it scans "
+          "the range); 0: one query over all.",
           "24h"),
       Opt("clickhouse_http.listen", "Address of the ClickHouse HTTP endpoint over the store "
                                     "(empty disables it).", "127.0.0.1:8123"),

@@ -250,22 +250,28 @@ absl::StatusOr<std::vector<EventFields>> EventReader::Recent(const EventFilter& 
       out.push_back(std::move(e));
     });
   };
-  const int64_t boundary =
-      window.count() > 0
-          ? std::chrono::duration_cast<std::chrono::nanoseconds>(
-                std::chrono::system_clock::now().time_since_epoch() - window)
-                .count()
-          : 0;
-  if (boundary <= filter.since_ns) {
-    if (absl::Status s = newest(filter, 0, limit); !s.ok()) return s;
-    return out;
+  // Newest time range first, each step reading only what the ones before did not cover, and
+  // older ranges only while the limit is not reached: the last `window` (a day), and before it,
+  // for a query that is not one composition's key range but a scan of the range, its last
+  // 24th (an hour).
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::vector<int64_t> starts;
+  if (window.count() > 0) {
+    if (filter.composition_ids.empty()) starts.push_back(now - window.count() / 24);
+    starts.push_back(now - window.count());
   }
-  EventFilter recent = filter;
-  recent.since_ns = boundary;
-  if (absl::Status s = newest(recent, 0, limit); !s.ok()) return s;
-  if (out.size() < limit) {
-    if (absl::Status s = newest(filter, boundary, limit - out.size()); !s.ok()) return s;
+  int64_t before = 0;  // where the previous step began (0: no step yet)
+  for (const int64_t start : starts) {
+    if (start <= filter.since_ns) break;
+    EventFilter step = filter;
+    step.since_ns = start;
+    if (absl::Status s = newest(step, before, limit - out.size()); !s.ok()) return s;
+    if (out.size() >= limit) return out;
+    before = start;
   }
+  if (absl::Status s = newest(filter, before, limit - out.size()); !s.ok()) return s;
   return out;
 }
 

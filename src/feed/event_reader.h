@@ -52,8 +52,9 @@ class EventReader {
   // read (no position, composition or namespace), and they do not become FeedEvents (no
   // frames are rendered). With a `window`, the events of the last `window` are read first,
   // and the older ones only when those are fewer than `limit`: the table is partitioned by
-  // day, and each part a query opens costs about a millisecond, so a busy composition's
-  // newest events need not open a week of parts.
+  // day, and each part a query opens adds to its cost, so a busy composition's newest events
+  // need not open a week of parts. A query not for given compositions is a scan of its time
+  // range rather than a key range: it reads the last 24th of `window` (an hour) first.
   absl::StatusOr<std::vector<EventFields>> Recent(const EventFilter& filter, size_t limit,
                                                   std::chrono::nanoseconds window = {});
 

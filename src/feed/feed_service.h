@@ -46,8 +46,9 @@ struct FeedOptions {
   // GET /events: rows when limit= is absent, and the most it may ask for.
   size_t events_default_limit = 200;
   size_t events_max_limit = 1000;
-  // GET /events reads the events of this last stretch of event time first, and older ones
-  // only when those are fewer than the limit (EventReader::Recent); 0: one query over all.
+  // GET /events reads the events of this last stretch of event time first (of its last 24th
+  // first, without a composition), and older ones only when those are fewer than the limit
+  // (EventReader::Recent); 0: one query over all.
   std::chrono::milliseconds events_recent_window = std::chrono::hours(24);
 };
 

@@ -473,18 +473,25 @@ Migration FeedFieldsMigration(const Ddl& d, bool cluster) {
                                        kFeedFieldsExpression)})};
 }
 
-// IsFeedEvent: kIsFeedEventExpression stored as one byte per row, so that GET /events filters
-// on one small column instead of decoding Reason and WatchType (about 1 ms of a 6 ms query on
-// 10M rows, bench/store_query). MATERIALIZE COLUMN writes it into the parts stored before
-// this migration, in the background; until then it is computed when read.
-Migration IsFeedEventMigration(const Ddl& d, bool cluster) {
+// What GET /events reads, made cheaper to read (bench/store_query, 10M rows, in-process):
+// - IsFeedEvent: kIsFeedEventExpression stored as one byte per row, so that the query filters
+//   on one small column instead of decoding Reason and WatchType (about 1 ms of a 6 ms query).
+//   MATERIALIZE COLUMN writes it into the parts stored before this migration, in the
+//   background; until then it is computed when read.
+// - FeedFields compressed with LZ4, not ZSTD: the newest events of the whole cluster or of a
+//   namespace are one row here and one there, each in its own granule, and every one of them
+//   costs a block decompressed. LZ4 decompresses several times faster, for about half as many
+//   bytes again on disk. Parts stored before keep ZSTD until they are merged.
+Migration FeedReadsMigration(const Ddl& d, bool cluster) {
   std::vector<std::string> statements = AddEventColumns(
       d, cluster,
       {fmt::format("`IsFeedEvent` Bool MATERIALIZED ({})", kIsFeedEventExpression)});
-  statements.push_back(fmt::format("ALTER TABLE {}.{}{} MATERIALIZE COLUMN IsFeedEvent", d.db(),
-                                   QuoteIdentifier(d.storage("kobs_k8s_events")),
-                                   d.on_cluster()));
-  return {13, "kobs_k8s_events_is_feed_event", std::move(statements)};
+  const std::string events =
+      fmt::format("{}.{}{}", d.db(), QuoteIdentifier(d.storage("kobs_k8s_events")),
+                  d.on_cluster());
+  statements.push_back(fmt::format("ALTER TABLE {} MATERIALIZE COLUMN IsFeedEvent", events));
+  statements.push_back(fmt::format("ALTER TABLE {} MODIFY COLUMN FeedFields CODEC(LZ4)", events));
+  return {13, "kobs_k8s_events_feed_reads", std::move(statements)};
 }
 
 }  // namespace
@@ -518,7 +525,7 @@ std::vector<Migration> Migrations(const SchemaOptions& options, const ServerFeat
   out.push_back(EventsMigration(d));
   out.push_back(FeedMigration(d, !options.cluster.empty()));
   out.push_back(FeedFieldsMigration(d, !options.cluster.empty()));
-  out.push_back(IsFeedEventMigration(d, !options.cluster.empty()));
+  out.push_back(FeedReadsMigration(d, !options.cluster.empty()));
   return out;
 }
 

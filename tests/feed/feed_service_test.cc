@@ -149,9 +149,11 @@ TEST_F(FeedServiceTest, EventsBeforeTheRecentWindowFillTheLimit) {
   std::string data;
   for (int i = 0; i < 5; ++i) {
     store::LogRow r = testing::EventRow(100 + i, "comp-w", "ns1");
-    // pod-100 and pod-101 in the last minutes, pod-102..104 three days ago.
-    const auto at = i < 2 ? now - std::chrono::minutes(i + 1)
-                          : now - std::chrono::hours(72) - std::chrono::minutes(i);
+    // pod-100 and pod-101 in the last minutes, pod-102 five hours ago, pod-103 and pod-104
+    // three days ago: across the first hour a scan reads, and the day.
+    const auto at = i < 2    ? now - std::chrono::minutes(i + 1)
+                    : i == 2 ? now - std::chrono::hours(5)
+                             : now - std::chrono::hours(72) - std::chrono::minutes(i);
     r.timestamp_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at).count();
     store::EncodeLogRow(r, &data);
   }
@@ -174,6 +176,11 @@ TEST_F(FeedServiceTest, EventsBeforeTheRecentWindowFillTheLimit) {
     EXPECT_EQ(names("/events/comp-w?since=1h"), "pod-100 pod-101 ");
     EXPECT_EQ(names("/events/comp-w?since=100h&limit=3"), "pod-100 pod-101 pod-102 ");
     EXPECT_EQ(names("/events?namespace=ns1&limit=3"), "pod-100 pod-101 pod-102 ");
+    EXPECT_EQ(names("/events?limit=2"), "pod-100 pod-101 ");
+    EXPECT_EQ(names("/events?limit=4"), "pod-100 pod-101 pod-102 pod-103 ");
+    EXPECT_EQ(names("/events"), "pod-100 pod-101 pod-102 pod-103 pod-104 ");
+    EXPECT_EQ(names("/events?since=10h"), "pod-100 pod-101 pod-102 ");
+    EXPECT_EQ(names("/events?since=30m&limit=9"), "pod-100 pod-101 ");
     TearDown();
     service_.reset();
     http_.reset();

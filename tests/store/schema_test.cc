@@ -197,6 +197,12 @@ TEST_F(SchemaTest, EventRowsStoredBeforeFeedFieldsAndIsFeedEventReadThem) {
   EXPECT_EQ(Scalar("SELECT groupArray(IsFeedEvent) FROM (SELECT IsFeedEvent FROM "
                    "upgrade.kobs_k8s_events ORDER BY EventUid)"),
             "[false,true,true]");
+  EXPECT_THAT(Scalar("SELECT create_table_query FROM system.tables WHERE database = "
+                     "'upgrade' AND name = 'kobs_k8s_events'"),
+              HasSubstr("`FeedFields` Array(String) MATERIALIZED [ObjectApiVersion"));
+  EXPECT_EQ(Scalar("SELECT compression_codec FROM system.columns WHERE database = 'upgrade' "
+                   "AND table = 'kobs_k8s_events' AND name = 'FeedFields'"),
+            "CODEC(LZ4)");
   // Not in SELECT *: queries written for the table's columns see what they saw.
   EXPECT_THAT(Scalar("SELECT * FROM upgrade.kobs_k8s_events LIMIT 1 FORMAT JSONEachRow"),
               AllOf(Not(HasSubstr("FeedFields")), Not(HasSubstr("IsFeedEvent"))));
@@ -237,15 +243,17 @@ TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
                                    "MATERIALIZED [ObjectApiVersion,"));
   EXPECT_THAT(fields[1], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events` ON CLUSTER `prod`"));
   // Whether a row is a feed event, as a column: added on both tables, written into the
-  // storage table's existing parts.
+  // storage table's existing parts; and FeedFields compressed for scattered reads.
   const auto& is_event = migrations[12].statements;
-  ASSERT_EQ(is_event.size(), 3u);
+  ASSERT_EQ(is_event.size(), 4u);
   EXPECT_THAT(is_event[0], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER "
                                      "`prod` ADD COLUMN IF NOT EXISTS `IsFeedEvent` Bool "
                                      "MATERIALIZED (Reason != '' AND WatchType != 'DELETED')"));
   EXPECT_THAT(is_event[1], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events` ON CLUSTER `prod`"));
   EXPECT_EQ(is_event[2], "ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER `prod` "
                          "MATERIALIZE COLUMN IsFeedEvent");
+  EXPECT_EQ(is_event[3], "ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER `prod` "
+                         "MODIFY COLUMN FeedFields CODEC(LZ4)");
   const auto& logs = migrations[0].statements;
   ASSERT_EQ(logs.size(), 2u);
   EXPECT_THAT(logs[0], HasSubstr("CREATE TABLE IF NOT EXISTS `otel`.`otel_logs_local` ON CLUSTER `prod`"));
