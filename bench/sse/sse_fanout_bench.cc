@@ -531,9 +531,9 @@ void EventsPhase(int64_t rows) {
   measure("?composition_id=&limit=50", [&] { return "/events?composition_id=" + comp() + "&limit=50"; }, 300);
   measure("/<composition> (200 newest)", [&] { return "/events/" + comp(); }, 300);
   measure("/<composition>?type=Warning&since=1h", [&] { return "/events/" + comp() + "?type=Warning&since=1h"; }, 300);
-  measure("cluster-wide (200 newest)", [] { return std::string("/events"); }, 30);
-  measure("?namespace=ns-7&limit=50", [] { return std::string("/events?namespace=ns-7&limit=50"); }, 30);
-  std::printf("target: one composition's events p99 < 20 ms on %lld rows\n", static_cast<long long>(rows));
+  measure("cluster-wide (200 newest)", [] { return std::string("/events"); }, 300);
+  measure("?namespace=ns-7&limit=50", [] { return std::string("/events?namespace=ns-7&limit=50"); }, 300);
+  std::printf("target: p99 < 20 ms on %lld rows\n", static_cast<long long>(rows));
   kill(server.pid, SIGTERM);
   waitpid(server.pid, nullptr, 0);
 }
