@@ -39,8 +39,11 @@
 #include "k8s/kube_config.h"
 #include "sim/sim_server.h"
 #include "support/kobs_child.h"
+#include "support/stats.h"
 
 namespace {
+
+using kobs::bench::Median;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -50,11 +53,6 @@ using kobs::bench::Escape;
 struct Args {
   int mb = 100, files = 200, runs = 3, rate = 2000, seconds = 30, rows = 1;
 };
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 std::string CriTime(std::chrono::system_clock::time_point t) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();

@@ -26,13 +26,16 @@
 
 #include "common/metrics.h"
 #include "k8s/client.h"
-#include "support/sim_child.h"
 #include "k8s/kube_config.h"
 #include "k8s/watcher.h"
 #include "sim/api.h"
 #include "sim/sim_server.h"
+#include "support/sim_child.h"
+#include "support/stats.h"
 
 namespace {
+
+using kobs::bench::Median;
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -44,11 +47,6 @@ long RssKb() {
     if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
   }
   return 0;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 // The child: serves the API, and on request (a ConfigMap named "go-<n>" in "bench") writes

@@ -18,17 +18,15 @@
 #include "mcp/diagnostic_tools.h"
 #include "store/embedded_store.h"
 #include "store/schema.h"
+#include "support/stats.h"
 #include "temp_dir.h"
 
 namespace {
 
+using kobs::bench::Percentile;
+
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
 
 void Must(const absl::Status& s, const char* what) {
   if (!s.ok()) {

@@ -25,19 +25,22 @@
 #include <nlohmann/json.hpp>
 
 #include "k8s_log_rows.h"
-#include "support/kobs_child.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "otlp/logs.h"
 #include "store/embedded_store.h"
 #include "store/otel_rows.h"
 #include "store/schema.h"
+#include "support/kobs_child.h"
+#include "support/stats.h"
 #include "temp_dir.h"
 
 namespace {
 
 using kobs::bench::Client;
 using kobs::bench::Escape;
+using kobs::bench::Median;
 using kobs::bench::PeakRssKb;
+using kobs::bench::Percentile;
 using kobs::bench::Server;
 using kobs::bench::StartKobs;
 using Clock = std::chrono::steady_clock;
@@ -49,16 +52,6 @@ struct Args {
   int runs = 3;
   int raw_batch = 100;  // requests per raw insert: 100k rows, the writer's max_batch_rows
 };
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
 
 void SetAttr(google::protobuf::RepeatedPtrField<opentelemetry::proto::common::v1::KeyValue>* kvs,
              const std::string& k, const std::string& v) {

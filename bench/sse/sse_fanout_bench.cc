@@ -48,9 +48,13 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "support/event_rows.h"
 #include "support/kobs_child.h"
+#include "support/stats.h"
 #include "temp_dir.h"
 
 namespace {
+
+using kobs::bench::BenchComposition;
+using kobs::bench::Percentile;
 
 using Clock = std::chrono::steady_clock;
 namespace logs_v1 = ::opentelemetry::proto::collector::logs::v1;
@@ -70,20 +74,12 @@ int64_t RealNs() {
       .count();
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
-
 void SetAttr(google::protobuf::RepeatedPtrField<opentelemetry::proto::common::v1::KeyValue>* kvs,
              const std::string& k, const std::string& v) {
   auto* kv = kvs->Add();
   kv->set_key(k);
   kv->mutable_value()->set_string_value(v);
 }
-
-std::string Composition(int i) { return kobs::bench::BenchComposition(i); }
 
 // One SSE connection: the HTTP response (chunked) decoded into SSE lines.
 struct Conn {
@@ -182,7 +178,7 @@ class Clients {
     if (!c.requested) {  // the connect completed: send the request
       const std::string req = fmt::format(
           "GET /notifications/{} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n",
-          Composition(c.composition));
+          BenchComposition(c.composition));
       if (write(c.fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
         c.requested = true;
         epoll_event ev{};
@@ -394,7 +390,7 @@ Result RunPhase(const Args& a, int seconds, bool push) {
         r->mutable_body()->set_string_value(fmt::format(
             R"({{"type":"ADDED","object":{{"kind":"Event","apiVersion":"v1","metadata":{{"name":"bench-{0}","namespace":"bench","uid":"bench-uid-{0}","resourceVersion":"{0}"}},"involvedObject":{{"apiVersion":"v1","kind":"Pod","name":"pod-{1}","namespace":"bench","uid":"pod-uid-{1}"}},"reason":"BenchEvent","message":"seq={0} sent={2}","type":"Normal","source":{{"component":"bench"}}}}}})",
             seq, comp, now));
-        SetAttr(r->mutable_attributes(), "krateo.io/composition-id", Composition(comp));
+        SetAttr(r->mutable_attributes(), "krateo.io/composition-id", BenchComposition(comp));
         SetAttr(r->mutable_attributes(), "k8s.resource.name", "events");
       }
       long status = http.Post(server.otlp + "/v1/logs", req.SerializeAsString());
@@ -526,7 +522,7 @@ void EventsPhase(int64_t rows) {
     std::printf("/events %-34s p50 %6.1f ms  p99 %6.1f ms  (%d requests, %zu bytes each)\n",
                 name, Percentile(ms, 0.5), Percentile(ms, 0.99), n, bytes / n);
   };
-  auto comp = [&] { return Composition(static_cast<int>(rng() % 1000)); };
+  auto comp = [&] { return BenchComposition(static_cast<int>(rng() % 1000)); };
   measure("floor: /health", [] { return std::string("/health"); }, 200);
   measure("?composition_id=&limit=50", [&] { return "/events?composition_id=" + comp() + "&limit=50"; }, 300);
   measure("/<composition> (200 newest)", [&] { return "/events/" + comp(); }, 300);

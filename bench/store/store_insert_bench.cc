@@ -19,9 +19,12 @@
 #include "store/embedded_store.h"
 #include "store/otel_rows.h"
 #include "store/schema.h"
+#include "support/stats.h"
 #include "temp_dir.h"
 
 namespace {
+
+using kobs::bench::Median;
 
 using Clock = std::chrono::steady_clock;
 
@@ -46,11 +49,6 @@ Args ParseArgs(int argc, char** argv) {
     }
   }
   return a;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 // One JSONEachRow line per row, as a client without a binary encoder would send.

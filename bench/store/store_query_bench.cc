@@ -24,16 +24,14 @@
 #include "store/embedded_store.h"
 #include "store/schema.h"
 #include "support/event_rows.h"
+#include "support/stats.h"
 #include "temp_dir.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using kobs::bench::Percentile;
 
-double Percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
+using Clock = std::chrono::steady_clock;
 
 void Check(const absl::Status& s, const std::string& what) {
   if (s.ok()) return;
