@@ -117,8 +117,7 @@ std::optional<LineAssembler::Line> LineAssembler::Add(const LogLine& part) {
     if (!part.partial && part.text.size() <= max_bytes_) {
       return Line{part.time_unix_nano, part.stream, part.text, false};  // no copy
     }
-    p.time_unix_nano = part.time_unix_nano;
-    p.text.clear();
+    p.time_unix_nano = part.time_unix_nano;  // p.text is empty here
     p.truncated = false;
     p.active = true;
   }

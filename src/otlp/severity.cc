@@ -1,8 +1,8 @@
 #include "otlp/severity.h"
 
 #include <algorithm>
-#include <iterator>
 #include <cctype>
+#include <iterator>
 #include <string>
 
 #include <nlohmann/json.hpp>
