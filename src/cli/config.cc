@@ -36,6 +36,11 @@ const std::vector<OptionDoc>& Options() {
                                          "installed in .deps/chdb.", ""),
       Opt("store.embedded.query_connections", "chDB connections serving queries.", "2"),
       Opt("store.embedded.insert_connections", "chDB connections serving inserts.", "1"),
+      Opt("store.embedded.merge_nice",
+          "Nice value (-20 to 19) of the store's background merges. Above 0, ingest, queries "
+          "and the event feed's push run first when the CPUs are busy. Takes effect only with "
+          "CAP_SYS_NICE (root, or the capability granted); a warning is logged otherwise.",
+          "10"),
       Opt("store.remote.url", "ClickHouse HTTP(S) URL (remote mode). Setting CLICKHOUSE_URL "
                               "selects remote mode.", "http://127.0.0.1:8123", {"CLICKHOUSE_URL"}),
       Opt("store.remote.user", "ClickHouse user.", "default", {"CLICKHOUSE_USER"}),
@@ -279,7 +284,7 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   }
   YAML::Node embedded = Child(store, "embedded");
   KOBS_RETURN_IF_ERROR(CheckKeys(
-      embedded, {"path", "chdb_library", "query_connections", "insert_connections"},
+      embedded, {"path", "chdb_library", "query_connections", "insert_connections", "merge_nice"},
       "store.embedded"));
   KOBS_RETURN_IF_ERROR(ReadString(embedded, "path", &c.embedded.path));
   KOBS_RETURN_IF_ERROR(ReadString(embedded, "chdb_library", &c.embedded.library));
@@ -292,6 +297,13 @@ absl::StatusOr<KobsConfig> ParseConfig(const YAML::Node& root) {
   if (c.embedded.query_connections < 1 || c.embedded.insert_connections < 1) {
     return absl::InvalidArgumentError("store.embedded connection counts must be at least 1");
   }
+  n = c.embedded.merge_nice;
+  KOBS_RETURN_IF_ERROR(ReadInt(embedded, "merge_nice", &n));
+  if (n < -20 || n > 19) {
+    return absl::InvalidArgumentError(
+        fmt::format("store.embedded.merge_nice must be between -20 and 19, not {}", n));
+  }
+  c.embedded.merge_nice = static_cast<int>(n);
   auto remote = store::ParseRemoteStoreOptions(Child(store, "remote"));
   if (!remote.ok()) return remote.status();
   c.remote = *remote;

@@ -1,6 +1,9 @@
 #include "store/embedded_store.h"
 
+#include <linux/capability.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -99,10 +102,21 @@ constexpr std::array<int, 4> kFatalSignals = {SIGSEGV, SIGABRT, SIGFPE, SIGBUS};
 EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, const chdb::Api* api)
     : options_(std::move(options)), api_(api) {}
 
+bool CanSetThreadNice() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> data{};
+  if (syscall(SYS_capget, &header, data.data()) != 0) return false;
+  return (data[CAP_TO_INDEX(CAP_SYS_NICE)].effective & CAP_TO_MASK(CAP_SYS_NICE)) != 0;
+}
+
 absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(EmbeddedStoreOptions options) {
   if (options.library.empty()) options.library = DefaultChdbLibrary();
   if (options.query_connections < 1 || options.insert_connections < 1) {
     return absl::InvalidArgumentError("embedded store needs at least one query and one insert connection");
+  }
+  if (options.merge_nice < -20 || options.merge_nice > 19) {
+    return absl::InvalidArgumentError(fmt::format(
+        "the merge threads' nice value must be between -20 and 19, not {}", options.merge_nice));
   }
   std::error_code ec;
   std::filesystem::create_directories(options.path, ec);
@@ -128,10 +142,13 @@ absl::Status EmbeddedStore::Open() {
     for (size_t i = 0; i < kFatalSignals.size(); ++i) sigaction(kFatalSignals[i], &saved[i], nullptr);
   }
   std::string path_arg = "--path=" + options_.path;
+  // A server setting: chDB's merge executor sets it on its threads when it starts them.
+  std::string nice_arg =
+      fmt::format("--os_threads_nice_value_merge_mutate={}", options_.merge_nice);
   const int total = options_.query_connections + options_.insert_connections;
   absl::MutexLock lock(&mu_);
   for (int i = 0; i < total; ++i) {
-    std::array<char*, 2> argv = {const_cast<char*>("kobs"), path_arg.data()};
+    std::array<char*, 3> argv = {const_cast<char*>("kobs"), path_arg.data(), nice_arg.data()};
     auto start = std::chrono::steady_clock::now();
     chdb_connection* conn = api_->connect(static_cast<int>(argv.size()), argv.data());
     if (conn == nullptr) {
@@ -146,7 +163,14 @@ absl::Status EmbeddedStore::Open() {
       auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
       Log(log(), spdlog::level::info, "embedded store opened",
           {{"path", options_.path}, {"version", api_->version()},
-           {"connect_ms", fmt::format("{:.1f}", ms.count())}});
+           {"connect_ms", fmt::format("{:.1f}", ms.count())},
+           {"merge_nice", std::to_string(options_.merge_nice)}});
+      if (options_.merge_nice != 0 && !CanSetThreadNice()) {
+        Log(log(), spdlog::level::warn,
+            "merges run at the priority of every other thread: chDB sets their nice value "
+            "only with CAP_SYS_NICE, which this process lacks",
+            {{"merge_nice", std::to_string(options_.merge_nice)}});
+      }
     }
     auto c = std::make_unique<Connection>();
     c->conn = conn;

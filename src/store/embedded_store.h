@@ -28,7 +28,15 @@ struct EmbeddedStoreOptions {
   int query_connections = 2;
   // Connections serving inserts.
   int insert_connections = 1;
+  // Nice value of chDB's merge and mutation threads, -20 to 19 (0: the same priority as every
+  // other thread). Merges are background work: above 0, inserts, queries and kobs's own
+  // threads (the event feed's push) run first when the CPUs are busy, and merges take what is
+  // left. chDB applies it only when the process has CAP_SYS_NICE (Open() logs when it has not).
+  int merge_nice = 10;
 };
+
+// Whether this process may change thread priorities (CAP_SYS_NICE in its effective set).
+bool CanSetThreadNice();
 
 // The libchdb.so that scripts/setup.sh installs (.deps/chdb/libchdb.so of the source tree).
 std::string DefaultChdbLibrary();

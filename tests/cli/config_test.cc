@@ -33,6 +33,7 @@ TEST(ConfigTest, DefaultsWithoutFileOrEnvironment) {
   EXPECT_EQ(c.api_listen, "127.0.0.1:8080");
   EXPECT_EQ(c.clickhouse_listen, "127.0.0.1:8123");
   EXPECT_EQ(c.schema.ttl, std::chrono::hours(24 * 7));
+  EXPECT_EQ(c.embedded.merge_nice, 10);
 }
 
 TEST(ConfigTest, KobsVariablesOverrideEveryOption) {
@@ -40,8 +41,10 @@ TEST(ConfigTest, KobsVariablesOverrideEveryOption) {
                        LoadConfig("", Env({{"KOBS_STORE_EMBEDDED_PATH", "/var/lib/kobs"},
                                            {"KOBS_STORE_SCHEMA_TTL", "3d"},
                                            {"KOBS_LOG_FORMAT", "text"},
-                                           {"KOBS_CLICKHOUSE_HTTP_PASSWORD", "pw"}})));
+                                           {"KOBS_CLICKHOUSE_HTTP_PASSWORD", "pw"},
+                                           {"KOBS_STORE_EMBEDDED_MERGE_NICE", "0"}})));
   EXPECT_EQ(c.embedded.path, "/var/lib/kobs");
+  EXPECT_EQ(c.embedded.merge_nice, 0);
   EXPECT_EQ(c.schema.ttl, std::chrono::hours(72));
   EXPECT_EQ(c.log_format, "text");
   EXPECT_EQ(c.clickhouse.password, "pw");
@@ -70,7 +73,9 @@ TEST(ConfigTest, OriginalStackVariablesAreHonoured) {
 TEST(ConfigTest, RejectsUnknownKeysAndBadValues) {
   for (const char* doc : {"bogus: 1", "store: {embedded: {pathh: x}}", "log: {format: xml}",
                           "store: {mode: cloud}", "api: {listen: nowhere}",
-                          "store: {schema: {ttl: forever}}", "clickhouse_http: {colour: red}"}) {
+                          "store: {schema: {ttl: forever}}", "clickhouse_http: {colour: red}",
+                          "store: {embedded: {merge_nice: 20}}",
+                          "store: {embedded: {merge_nice: -21}}"}) {
     EXPECT_FALSE(ParseConfig(YAML::Load(doc)).ok()) << "case " << doc;
   }
   auto s = ParseConfig(YAML::Load("store: {embedded: {pathh: x}}"));

@@ -244,6 +244,18 @@ TEST_F(EmbeddedStoreTest, ClassifiesStatements) {
   EXPECT_EQ(*store_->Classify("not sql at all (", nullptr), StatementClass::kUnknown);
 }
 
+TEST_F(EmbeddedStoreTest, MergeThreadsGetTheConfiguredNiceValue) {
+  // The suite's store has the default; chDB sets it on a merge thread while it merges.
+  EXPECT_EQ(Scalar("SELECT value FROM system.server_settings "
+                   "WHERE name = 'os_threads_nice_value_merge_mutate'"),
+            std::to_string(EmbeddedStoreOptions{}.merge_nice));
+  for (int nice : {-21, 20}) {
+    auto s = EmbeddedStore::Create({.path = dir_->Sub("unused"), .merge_nice = nice});
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(std::string(s.status().message()), HasSubstr("between -20 and 19"));
+  }
+}
+
 TEST_F(EmbeddedStoreTest, QuotesIdentifiers) {
   EXPECT_EQ(QuoteIdentifier("a`b\\c"), "`a\\`b\\\\c`");
   EXPECT_EQ(QuoteQualified("db.t"), "`db`.`t`");
