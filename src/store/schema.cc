@@ -494,6 +494,27 @@ Migration FeedReadsMigration(const Ddl& d, bool cluster) {
   return {13, "kobs_k8s_events_feed_reads", std::move(statements)};
 }
 
+// by_time, a projection of kobs_k8s_events ordered by event time: what GET /events reads
+// without a composition (the newest events of the cluster or of a namespace, optionally of one
+// type) is then the end of a key range. Without it, those queries scanned each day's
+// partition, so their cost grew through the day (bench/store_query, 10M rows, at 09:00 UTC:
+// p50 14.8 ms, and 5.7 ms with it). ClickHouse chooses it for any query that reads only its
+// columns; a composition's queries still read the table's own key range. The price: each
+// insert and merge writes these columns twice (about 5 % more insert time), FeedFields
+// included. MATERIALIZE PROJECTION builds it for the parts stored before, in the background.
+Migration EventsByTimeMigration(const Ddl& d) {
+  const std::string events =
+      fmt::format("{}.{}{}", d.db(), QuoteIdentifier(d.storage("kobs_k8s_events")),
+                  d.on_cluster());
+  return {14,
+          "kobs_k8s_events_by_time",
+          {fmt::format("ALTER TABLE {} ADD PROJECTION IF NOT EXISTS by_time (SELECT Timestamp, "
+                       "IsFeedEvent, Type, Namespace, ObjectNamespace, FeedFields ORDER BY "
+                       "Timestamp)",
+                       events),
+           fmt::format("ALTER TABLE {} MATERIALIZE PROJECTION by_time", events)}};
+}
+
 }  // namespace
 
 absl::StatusOr<SchemaOptions> ParseSchemaOptions(const YAML::Node& node) {
@@ -526,6 +547,7 @@ std::vector<Migration> Migrations(const SchemaOptions& options, const ServerFeat
   out.push_back(FeedMigration(d, !options.cluster.empty()));
   out.push_back(FeedFieldsMigration(d, !options.cluster.empty()));
   out.push_back(FeedReadsMigration(d, !options.cluster.empty()));
+  out.push_back(EventsByTimeMigration(d));
   return out;
 }
 

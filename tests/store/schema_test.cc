@@ -1,5 +1,8 @@
 #include "store/schema.h"
 
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -41,8 +44,8 @@ class SchemaTest : public testing::EmbeddedStoreSuite {
 TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   SchemaOptions o{.database = "fresh"};
   ASSERT_OK_AND_ASSIGN(SchemaState first, EnsureSchema(*store_, o));
-  EXPECT_EQ(first.applied, 13);
-  EXPECT_EQ(first.current_version, 13);
+  EXPECT_EQ(first.applied, 14);
+  EXPECT_EQ(first.current_version, 14);
   EXPECT_FALSE(first.logs_legacy_layout);
   EXPECT_TRUE(first.features.text_index());
   EXPECT_EQ(Scalar("SELECT arrayStringConcat(groupArray(name), ',') FROM (SELECT name FROM "
@@ -56,7 +59,7 @@ TEST_F(SchemaTest, CreatesEveryExporterTableOnce) {
   ASSERT_OK_AND_ASSIGN(SchemaState second, EnsureSchema(*store_, o));
   EXPECT_EQ(second.applied, 0);
   EXPECT_EQ(Scalar("SELECT count(), uniqExact(Version) FROM fresh.kobs_schema_migrations"),
-            "13\t13");
+            "14\t14");
 }
 
 TEST_F(SchemaTest, LogsTableHasTheExporterColumnsAndTtl) {
@@ -184,8 +187,8 @@ TEST_F(SchemaTest, EventRowsStoredBeforeFeedFieldsAndIsFeedEventReadThem) {
                             {}),
               IsOk());
   ASSERT_OK_AND_ASSIGN(SchemaState st, EnsureSchema(*store_, o));
-  EXPECT_EQ(st.applied, 2);
-  EXPECT_EQ(st.current_version, 13);
+  EXPECT_EQ(st.applied, 3);
+  EXPECT_EQ(st.current_version, 14);
   // The old row's FeedFields is computed when read; a new row's is stored on insert.
   ASSERT_THAT(store_->Query(fmt::format(fmt::runtime(insert), 2, "2025-11-24T16:00:05Z"), {}), IsOk());
   EXPECT_EQ(Scalar("SELECT arrayStringConcat(FeedFields, '|') FROM upgrade.kobs_k8s_events "
@@ -206,12 +209,33 @@ TEST_F(SchemaTest, EventRowsStoredBeforeFeedFieldsAndIsFeedEventReadThem) {
   // Not in SELECT *: queries written for the table's columns see what they saw.
   EXPECT_THAT(Scalar("SELECT * FROM upgrade.kobs_k8s_events LIMIT 1 FORMAT JSONEachRow"),
               AllOf(Not(HasSubstr("FeedFields")), Not(HasSubstr("IsFeedEvent"))));
+  // The parts stored before migration 14 get the time-ordered projection (a mutation, in the
+  // background), and the newest events of the cluster are read from it.
+  std::string projected;
+  for (int i = 0; i < 100; ++i) {
+    projected = Scalar("SELECT count() FROM system.projection_parts WHERE database = 'upgrade' "
+                       "AND table = 'kobs_k8s_events' AND name = 'by_time' AND active");
+    if (projected == "3") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(projected, "3");  // the two parts stored before the upgrade and the one after
+  EXPECT_THAT(Scalar("EXPLAIN projections = 1 SELECT FeedFields FROM upgrade.kobs_k8s_events "
+                     "WHERE IsFeedEvent AND Type = 'Warning' AND Timestamp >= '2025-11-24 "
+                     "15:00:00' ORDER BY Timestamp DESC LIMIT 200"),
+              HasSubstr("by_time"));
+  // Read from the projection alone, the old rows as the new.
+  EXPECT_EQ(Scalar("SELECT arrayStringConcat(FeedFields, '|') FROM upgrade.kobs_k8s_events "
+                   "WHERE IsFeedEvent AND Timestamp >= '2025-11-24 15:00:00' ORDER BY "
+                   "Timestamp DESC, FeedFields LIMIT 200 SETTINGS "
+                   "force_optimize_projection_name = 'by_time' FORMAT TSV"),
+            "v1|Pod|web-1|shop|pod-uid|BackOff|m1|Warning|2025-11-24T16:00:00Z|kubelet\n"
+            "v1|Pod|web-2|shop|pod-uid|BackOff|m2|Warning|2025-11-24T16:00:05Z|kubelet");
 }
 
 TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
   SchemaOptions o{.database = "otel", .cluster = "prod"};
   auto migrations = Migrations(o, ServerFeatures{26, 7});
-  ASSERT_EQ(migrations.size(), 13u);
+  ASSERT_EQ(migrations.size(), 14u);
   EXPECT_TRUE(migrations[8].statements.empty()) << "Replicated tables deduplicate by default";
   // The typed events table: replicated, filled on each shard from its own otel_logs_local.
   const auto& events = migrations[9].statements;
@@ -254,6 +278,14 @@ TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
                          "MATERIALIZE COLUMN IsFeedEvent");
   EXPECT_EQ(is_event[3], "ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER `prod` "
                          "MODIFY COLUMN FeedFields CODEC(LZ4)");
+  // Events in time order for queries without a composition: on the storage table.
+  const auto& by_time = migrations[13].statements;
+  ASSERT_EQ(by_time.size(), 2u);
+  EXPECT_THAT(by_time[0], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER "
+                                    "`prod` ADD PROJECTION IF NOT EXISTS by_time (SELECT "));
+  EXPECT_THAT(by_time[0], HasSubstr("ORDER BY Timestamp)"));
+  EXPECT_EQ(by_time[1], "ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER `prod` "
+                        "MATERIALIZE PROJECTION by_time");
   const auto& logs = migrations[0].statements;
   ASSERT_EQ(logs.size(), 2u);
   EXPECT_THAT(logs[0], HasSubstr("CREATE TABLE IF NOT EXISTS `otel`.`otel_logs_local` ON CLUSTER `prod`"));
