@@ -230,6 +230,14 @@ TEST_F(SchemaTest, EventRowsStoredBeforeFeedFieldsAndIsFeedEventReadThem) {
                    "force_optimize_projection_name = 'by_time' FORMAT TSV"),
             "v1|Pod|web-1|shop|pod-uid|BackOff|m1|Warning|2025-11-24T16:00:00Z|kubelet\n"
             "v1|Pod|web-2|shop|pod-uid|BackOff|m2|Warning|2025-11-24T16:00:05Z|kubelet");
+  // An operator's lightweight DELETE still works, and the newest events no longer show the
+  // deleted one (the part it touched is read without the projection).
+  ASSERT_THAT(store_->Query("DELETE FROM upgrade.kobs_k8s_events WHERE EventUid = 'u1'", {}),
+              IsOk());
+  EXPECT_EQ(Scalar("SELECT groupArray(FeedFields[3]) FROM (SELECT FeedFields FROM "
+                   "upgrade.kobs_k8s_events WHERE IsFeedEvent AND Timestamp >= '2025-11-24 "
+                   "15:00:00' ORDER BY Timestamp DESC LIMIT 200)"),
+            "['web-2']");
 }
 
 TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
@@ -280,11 +288,13 @@ TEST(SchemaDdlTest, ClusterModeUsesReplicatedLocalTablesAndDistributed) {
                          "MODIFY COLUMN FeedFields CODEC(LZ4)");
   // Events in time order for queries without a composition: on the storage table.
   const auto& by_time = migrations[13].statements;
-  ASSERT_EQ(by_time.size(), 2u);
-  EXPECT_THAT(by_time[0], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER "
+  ASSERT_EQ(by_time.size(), 3u);
+  EXPECT_EQ(by_time[0], "ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER `prod` MODIFY "
+                        "SETTING lightweight_mutation_projection_mode = 'drop'");
+  EXPECT_THAT(by_time[1], HasSubstr("ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER "
                                     "`prod` ADD PROJECTION IF NOT EXISTS by_time (SELECT "));
-  EXPECT_THAT(by_time[0], HasSubstr("ORDER BY Timestamp)"));
-  EXPECT_EQ(by_time[1], "ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER `prod` "
+  EXPECT_THAT(by_time[1], HasSubstr("ORDER BY Timestamp)"));
+  EXPECT_EQ(by_time[2], "ALTER TABLE `otel`.`kobs_k8s_events_local` ON CLUSTER `prod` "
                         "MATERIALIZE PROJECTION by_time");
   const auto& logs = migrations[0].statements;
   ASSERT_EQ(logs.size(), 2u);
