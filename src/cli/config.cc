@@ -38,8 +38,8 @@ const std::vector<OptionDoc>& Options() {
       Opt("store.embedded.insert_connections", "chDB connections serving inserts.", "1"),
       Opt("store.embedded.merge_nice",
           "Nice value (-20 to 19) of the store's background merges. Above 0, ingest, queries "
-          "and the event feed's push run first when the CPUs are busy. Takes effect only with "
-          "CAP_SYS_NICE (root, or the capability granted); a warning is logged otherwise.",
+          "and the event feed's push run first when the CPUs are busy. A negative value needs "
+          "CAP_SYS_NICE (a warning is logged without it).",
           "10"),
       Opt("store.remote.url", "ClickHouse HTTP(S) URL (remote mode). Setting CLICKHOUSE_URL "
                               "selects remote mode.", "http://127.0.0.1:8123", {"CLICKHOUSE_URL"}),

@@ -2,12 +2,14 @@
 
 #include <linux/capability.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 
@@ -109,6 +111,19 @@ bool CanSetThreadNice() {
   return (data[CAP_TO_INDEX(CAP_SYS_NICE)].effective & CAP_TO_MASK(CAP_SYS_NICE)) != 0;
 }
 
+int ReniceThreads(std::string_view name, int nice) {
+  int count = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string thread_name;
+    if (!std::getline(comm, thread_name) || thread_name != name) continue;
+    const auto tid = static_cast<id_t>(std::atoll(task.path().filename().c_str()));
+    if (setpriority(PRIO_PROCESS, tid, nice) == 0) ++count;
+  }
+  return count;
+}
+
 absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Create(EmbeddedStoreOptions options) {
   if (options.library.empty()) options.library = DefaultChdbLibrary();
   if (options.query_connections < 1 || options.insert_connections < 1) {
@@ -166,10 +181,14 @@ absl::Status EmbeddedStore::Open() {
            {"connect_ms", fmt::format("{:.1f}", ms.count())},
            {"merge_nice", std::to_string(options_.merge_nice)}});
       if (options_.merge_nice != 0 && !CanSetThreadNice()) {
-        Log(log(), spdlog::level::warn,
-            "merges run at the priority of every other thread: chDB sets their nice value "
-            "only with CAP_SYS_NICE, which this process lacks",
-            {{"merge_nice", std::to_string(options_.merge_nice)}});
+        if (options_.merge_nice > 0) {
+          renice_attempts_left_ = kReniceAttempts;  // after the next inserts (RenicedMerges)
+        } else {
+          Log(log(), spdlog::level::warn,
+              "merges run at the priority of every other thread: a negative nice value needs "
+              "CAP_SYS_NICE, which this process lacks",
+              {{"merge_nice", std::to_string(options_.merge_nice)}});
+        }
       }
     }
     auto c = std::make_unique<Connection>();
@@ -375,10 +394,31 @@ absl::StatusOr<QueryStats> EmbeddedStore::QueryStream(std::string_view sql,
   return stats;
 }
 
+// chDB sets the merge threads' nice value only with CAP_SYS_NICE, but raising a thread's nice
+// value needs no privilege, so without the capability the store does it: the merge executor's
+// threads (named MergeMutate) start once there are tables and live as long as the store.
+// Tried after each insert until they are found, kReniceAttempts times at most.
+void EmbeddedStore::ReniceMerges() {
+  if (renice_attempts_left_.load(std::memory_order_relaxed) <= 0) return;
+  const int reniced = ReniceThreads("MergeMutate", options_.merge_nice);
+  if (reniced > 0) {
+    renice_attempts_left_.store(0, std::memory_order_relaxed);
+    Log(log(), spdlog::level::info, "merge threads reniced (chDB does it only with CAP_SYS_NICE)",
+        {{"threads", std::to_string(reniced)},
+         {"merge_nice", std::to_string(options_.merge_nice)}});
+  } else if (renice_attempts_left_.fetch_sub(1, std::memory_order_relaxed) == 1) {
+    Log(log(), spdlog::level::warn,
+        "merges run at the priority of every other thread: no chDB merge thread (MergeMutate) "
+        "found to renice",
+        {{"merge_nice", std::to_string(options_.merge_nice)}});
+  }
+}
+
 absl::StatusOr<QueryStats> EmbeddedStore::Insert(std::string_view table,
                                                  const std::vector<std::string>& columns,
                                                  std::string_view format, std::string_view data,
                                                  const InsertOptions& options) {
+  ReniceMerges();
   const auto start = std::chrono::steady_clock::now();
   std::string sql = "INSERT INTO " + QuoteQualified(table);
   if (!columns.empty()) {

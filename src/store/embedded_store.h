@@ -4,8 +4,10 @@
 // must happen before the process exits: libchdb crashes in static destructors otherwise.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -31,12 +33,18 @@ struct EmbeddedStoreOptions {
   // Nice value of chDB's merge and mutation threads, -20 to 19 (0: the same priority as every
   // other thread). Merges are background work: above 0, inserts, queries and kobs's own
   // threads (the event feed's push) run first when the CPUs are busy, and merges take what is
-  // left. chDB applies it only when the process has CAP_SYS_NICE (Open() logs when it has not).
+  // left. chDB applies it only when the process has CAP_SYS_NICE; without it, the store raises
+  // the merge threads' nice value itself after its first insert (no privilege needed to
+  // lower a priority), and logs that a negative value cannot be applied.
   int merge_nice = 10;
 };
 
 // Whether this process may change thread priorities (CAP_SYS_NICE in its effective set).
 bool CanSetThreadNice();
+
+// Sets the nice value of each of this process's threads named `name` (raising it needs no
+// privilege); returns how many it set.
+int ReniceThreads(std::string_view name, int nice);
 
 // The libchdb.so that scripts/setup.sh installs (.deps/chdb/libchdb.so of the source tree).
 std::string DefaultChdbLibrary();
@@ -78,6 +86,10 @@ class EmbeddedStore : public Store {
   absl::StatusOr<QueryStats> RunBuffered(Connection& conn, std::string_view sql,
                                          const std::string& format,
                                          const std::vector<Param>& params, const ChunkSink& sink);
+  // Gives chDB's merge threads options_.merge_nice when chDB cannot (see the .cc).
+  void ReniceMerges();
+
+  static constexpr int kReniceAttempts = 100;
 
   const EmbeddedStoreOptions options_;
   const chdb::Api* const api_;
@@ -88,6 +100,8 @@ class EmbeddedStore : public Store {
   std::vector<Connection*> free_queries_ ABSL_GUARDED_BY(mu_);
   std::vector<Connection*> free_inserts_ ABSL_GUARDED_BY(mu_);
   int in_use_ ABSL_GUARDED_BY(mu_) = 0;
+  // Inserts left that may still look for the merge threads to renice (0: done, or not needed).
+  std::atomic<int> renice_attempts_left_{0};
 };
 
 }  // namespace kobs::store

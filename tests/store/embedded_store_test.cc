@@ -1,12 +1,19 @@
 #include "store/embedded_store.h"
 
+#include <linux/capability.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -28,6 +35,7 @@ namespace {
 using ::kobs::testing::IsOk;
 using ::kobs::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 
 // chDB runs one engine per process, bound to one path: every test in this binary shares one
 // store and isolates itself in its own database. Multi-process behaviour (locking, restart,
@@ -266,11 +274,22 @@ TEST_F(EmbeddedStoreTest, QuotesIdentifiers) {
 // The helper mode: KOBS_TEST_HELPER=hold|insert-and-hold, KOBS_TEST_DIR=<data dir>.
 // Opens the store, optionally inserts KOBS_TEST_ROWS rows into default.persist, prints "ready"
 // and waits to be killed (or for stdin to close, then closes the store cleanly).
+// Mode merge-nice: drops CAP_SYS_NICE first, inserts a row, and prints the nice values of
+// chDB's merge threads.
 TEST(EmbeddedStoreHelper, DISABLED_Main) {
   const char* mode = std::getenv("KOBS_TEST_HELPER");
   const char* dir = std::getenv("KOBS_TEST_DIR");
   ASSERT_NE(mode, nullptr);
   ASSERT_NE(dir, nullptr);
+  if (std::string(mode) == "merge-nice") {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> caps{};
+    ASSERT_EQ(syscall(SYS_capget, &header, caps.data()), 0);
+    caps[CAP_TO_INDEX(CAP_SYS_NICE)].effective &= ~CAP_TO_MASK(CAP_SYS_NICE);
+    caps[CAP_TO_INDEX(CAP_SYS_NICE)].permitted &= ~CAP_TO_MASK(CAP_SYS_NICE);
+    ASSERT_EQ(syscall(SYS_capset, &header, caps.data()), 0);
+    ASSERT_FALSE(CanSetThreadNice());
+  }
   auto store = EmbeddedStore::Create({.path = dir});
   if (std::string(mode) == "try-open") {
     std::printf("error=%s\nready\n", store.status().ToString().c_str());
@@ -286,6 +305,23 @@ TEST(EmbeddedStoreHelper, DISABLED_Main) {
     RowBinaryWriter w(&data);
     for (int i = 0; i < rows; ++i) w.UInt64(i);
     ASSERT_OK((*store)->Insert("default.persist", {"a"}, "RowBinary", data).status());
+  }
+  if (std::string(mode) == "merge-nice") {
+    ASSERT_OK((*store)->Query("CREATE TABLE default.t (a UInt64) ENGINE = MergeTree ORDER BY a",
+                              {}).status());
+    ASSERT_OK((*store)->Insert("default.t", {"a"}, "JSONEachRow", "{\"a\":1}\n").status());
+    std::string nice;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      if (name != "MergeMutate") continue;
+      errno = 0;
+      const int n = getpriority(PRIO_PROCESS, static_cast<id_t>(std::atoll(
+                                                  task.path().filename().c_str())));
+      nice += fmt::format("{}{}", nice.empty() ? "" : ",", n);
+    }
+    std::printf("merge_threads_nice=%s\n", nice.c_str());
   }
   std::printf("ready\n");
   std::fflush(stdout);
@@ -356,6 +392,16 @@ TEST_F(EmbeddedStoreProcessTest, SecondProcessGetsClearErrorNamingTheDirectory) 
   EXPECT_THAT(out, HasSubstr("in use by another process"));
   EXPECT_THAT(out, HasSubstr(data));
   StopHelper(holder, /*kill9=*/false);
+}
+
+TEST_F(EmbeddedStoreProcessTest, MergeThreadsAreRenicedWithoutCapSysNice) {
+  // chDB sets the nice value only with CAP_SYS_NICE; without it the store does.
+  std::string out;
+  Helper h = StartHelper("merge-nice", dir_.Sub("nice"), 0, &out);
+  EXPECT_EQ(StopHelper(h, /*kill9=*/false), 0);
+  const int nice = EmbeddedStoreOptions{}.merge_nice;
+  EXPECT_THAT(out, MatchesRegex(fmt::format("(.|\n)*merge_threads_nice={0}(,{0})*\n(.|\n)*",
+                                            nice)));
 }
 
 TEST_F(EmbeddedStoreProcessTest, DataSurvivesCleanRestartAndKill9) {
