@@ -111,15 +111,23 @@ bool CanSetThreadNice() {
   return (data[CAP_TO_INDEX(CAP_SYS_NICE)].effective & CAP_TO_MASK(CAP_SYS_NICE)) != 0;
 }
 
-int ReniceThreads(std::string_view name, int nice) {
-  int count = 0;
+std::vector<int> ThreadsNamed(std::string_view name) {
+  std::vector<int> tids;
   std::error_code ec;
   for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
     std::ifstream comm(task.path() / "comm");
     std::string thread_name;
-    if (!std::getline(comm, thread_name) || thread_name != name) continue;
-    const auto tid = static_cast<id_t>(std::atoll(task.path().filename().c_str()));
-    if (setpriority(PRIO_PROCESS, tid, nice) == 0) ++count;
+    if (std::getline(comm, thread_name) && thread_name == name) {
+      tids.push_back(std::atoi(task.path().filename().c_str()));
+    }
+  }
+  return tids;
+}
+
+int ReniceThreads(std::string_view name, int nice) {
+  int count = 0;
+  for (int tid : ThreadsNamed(name)) {
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) == 0) ++count;
   }
   return count;
 }
@@ -180,21 +188,19 @@ absl::Status EmbeddedStore::Open() {
           {{"path", options_.path}, {"version", api_->version()},
            {"connect_ms", fmt::format("{:.1f}", ms.count())},
            {"merge_nice", std::to_string(options_.merge_nice)}});
-      if (options_.merge_nice != 0 && !CanSetThreadNice()) {
-        if (options_.merge_nice > 0) {
-          renice_attempts_left_ = kReniceAttempts;  // after the next inserts (RenicedMerges)
-        } else {
-          Log(log(), spdlog::level::warn,
-              "merges run at the priority of every other thread: a negative nice value needs "
-              "CAP_SYS_NICE, which this process lacks",
-              {{"merge_nice", std::to_string(options_.merge_nice)}});
-        }
-      }
     }
     auto c = std::make_unique<Connection>();
     c->conn = conn;
     (i < options_.insert_connections ? free_inserts_ : free_queries_).push_back(c.get());
     connections_.push_back(std::move(c));
+  }
+  if (options_.merge_nice > 0 && !CanSetThreadNice()) {
+    renice_attempts_left_ = kReniceAttempts;  // done by the next inserts (ReniceMerges)
+  } else if (options_.merge_nice < 0 && !CanSetThreadNice()) {
+    Log(log(), spdlog::level::warn,
+        "merges run at the priority of every other thread: a negative nice value needs "
+        "CAP_SYS_NICE, which this process lacks",
+        {{"merge_nice", std::to_string(options_.merge_nice)}});
   }
   return absl::OkStatus();
 }

@@ -42,6 +42,9 @@ struct EmbeddedStoreOptions {
 // Whether this process may change thread priorities (CAP_SYS_NICE in its effective set).
 bool CanSetThreadNice();
 
+// The ids of this process's threads named `name` (/proc/self/task/<tid>/comm).
+std::vector<int> ThreadsNamed(std::string_view name);
+
 // Sets the nice value of each of this process's threads named `name` (raising it needs no
 // privilege); returns how many it set.
 int ReniceThreads(std::string_view name, int nice);

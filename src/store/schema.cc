@@ -482,13 +482,17 @@ Migration FeedFieldsMigration(const Ddl& d, bool cluster) {
 //   namespace are one row here and one there, each in its own granule, and every one of them
 //   costs a block decompressed. LZ4 decompresses several times faster, for about half as many
 //   bytes again on disk. Parts stored before keep ZSTD until they are merged.
+// The events storage table as ALTER TABLE names it: qualified, and ON CLUSTER on a cluster.
+std::string AlterEventsStorage(const Ddl& d) {
+  return fmt::format("{}.{}{}", d.db(), QuoteIdentifier(d.storage("kobs_k8s_events")),
+                     d.on_cluster());
+}
+
 Migration FeedReadsMigration(const Ddl& d, bool cluster) {
   std::vector<std::string> statements = AddEventColumns(
       d, cluster,
       {fmt::format("`IsFeedEvent` Bool MATERIALIZED ({})", kIsFeedEventExpression)});
-  const std::string events =
-      fmt::format("{}.{}{}", d.db(), QuoteIdentifier(d.storage("kobs_k8s_events")),
-                  d.on_cluster());
+  const std::string events = AlterEventsStorage(d);
   statements.push_back(fmt::format("ALTER TABLE {} MATERIALIZE COLUMN IsFeedEvent", events));
   statements.push_back(fmt::format("ALTER TABLE {} MODIFY COLUMN FeedFields CODEC(LZ4)", events));
   return {13, "kobs_k8s_events_feed_reads", std::move(statements)};
@@ -507,9 +511,7 @@ Migration FeedReadsMigration(const Ddl& d, bool cluster) {
 // are then read from the table until a merge rebuilds it. (`rebuild` leaves the deleted rows
 // in the projection on chDB 26.7: measured.)
 Migration EventsByTimeMigration(const Ddl& d) {
-  const std::string events =
-      fmt::format("{}.{}{}", d.db(), QuoteIdentifier(d.storage("kobs_k8s_events")),
-                  d.on_cluster());
+  const std::string events = AlterEventsStorage(d);
   return {14,
           "kobs_k8s_events_by_time",
           {fmt::format("ALTER TABLE {} MODIFY SETTING lightweight_mutation_projection_mode = "

@@ -9,11 +9,8 @@
 
 #include <array>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -311,15 +308,9 @@ TEST(EmbeddedStoreHelper, DISABLED_Main) {
                               {}).status());
     ASSERT_OK((*store)->Insert("default.t", {"a"}, "JSONEachRow", "{\"a\":1}\n").status());
     std::string nice;
-    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-      std::ifstream comm(task.path() / "comm");
-      std::string name;
-      std::getline(comm, name);
-      if (name != "MergeMutate") continue;
-      errno = 0;
-      const int n = getpriority(PRIO_PROCESS, static_cast<id_t>(std::atoll(
-                                                  task.path().filename().c_str())));
-      nice += fmt::format("{}{}", nice.empty() ? "" : ",", n);
+    for (int tid : ThreadsNamed("MergeMutate")) {
+      nice += fmt::format("{}{}", nice.empty() ? "" : ",",
+                          getpriority(PRIO_PROCESS, static_cast<id_t>(tid)));
     }
     std::printf("merge_threads_nice=%s\n", nice.c_str());
   }
