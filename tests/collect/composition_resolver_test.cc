@@ -137,17 +137,20 @@ TEST(ResolverSimTest, ResolvesTheCompositionScenarioThroughTheClient) {
   CompositionResolver r(FetchWith(*client), {}, metrics);
   auto pods = client->ResourceByName("pods");
   ASSERT_THAT(pods, IsOk());
+  // Until the scenario's pods run and its CRD is served. The client's discovery may predate
+  // the CRD, and refreshes at most every discovery_refresh_interval (5 s), so the kind is
+  // looked up again until it resolves.
   json list;
-  for (int i = 0; i < 100; ++i) {
-    auto l = client->List(*pods, "demo-system", {.label_selector = "app=fireworks-demo"});
-    if (l.ok() && !l->items.empty()) {
-      list = l->items;
-      break;
+  absl::StatusOr<k8s::ResourceInfo> apps = absl::NotFoundError("not looked up yet");
+  for (int i = 0; i < 150 && (list.empty() || !apps.ok()); ++i) {
+    if (list.empty()) {
+      auto l = client->List(*pods, "demo-system", {.label_selector = "app=fireworks-demo"});
+      if (l.ok()) list = l->items;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!apps.ok()) apps = client->Resource("composition.krateo.io/v1-1-10", "FireworksApp");
+    if (list.empty() || !apps.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_FALSE(list.empty());
-  auto apps = client->Resource("composition.krateo.io/v1-1-10", "FireworksApp");
   ASSERT_THAT(apps, IsOk());
   auto app = client->Get(*apps, "demo-system", "fireworks-demo");
   ASSERT_THAT(app, IsOk());
